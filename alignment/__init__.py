@@ -1,0 +1,1 @@
+"""Alignment layer: profile + trajectory -> generation plans and prompts (guided, unguided, ablations)."""

@@ -1,0 +1,1 @@
+"""Statistical layer: reference populations, SDV synthesizers, conditional sampling, fidelity and privacy."""

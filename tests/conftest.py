@@ -1,0 +1,18 @@
+"""Shared fixtures: public data beside the checkout, one real vLLM engine and one real server per session."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+@pytest.fixture(scope="session")
+def shared_data() -> Path:
+    """`../shared/data` beside the checkout (public data sets for tests and benchmarks)."""
+    path = REPO.parent / "shared" / "data"
+    if not path.is_dir():
+        pytest.fail(f"public test data not found at {path}: the checkout must sit beside shared/")
+    return path

@@ -1,0 +1,1 @@
+"""Downstream classifiers and data mixtures."""

@@ -1,0 +1,1 @@
+"""Semantic layer: condition packs, stage models, symptom lexicons, trajectory sampling and retrieval."""
