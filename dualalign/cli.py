@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import os
 import sys
 
 import typer
@@ -34,6 +35,8 @@ register_generate(app)
 def _root(
     verbose: bool = typer.Option(False, "--verbose", "-v", help="Log diagnostics to stderr."),
 ) -> None:
+    if not verbose:
+        os.environ.setdefault("VLLM_LOGGING_LEVEL", "WARNING")
     logging.basicConfig(
         level=logging.INFO if verbose else logging.WARNING,
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",

@@ -16,3 +16,24 @@ def shared_data() -> Path:
     if not path.is_dir():
         pytest.fail(f"public test data not found at {path}: the checkout must sit beside shared/")
     return path
+
+
+@pytest.fixture(scope="session")
+def vllm_engine():
+    """One in-process vLLM engine on the embedded model, shared by every test of the session."""
+    from dualalign.config import EngineConfig
+    from dualalign.generate import make_engine
+
+    engine = make_engine(EngineConfig(kind="vllm", max_model_len=2048))
+    yield engine
+    engine.close()
+
+
+@pytest.fixture(scope="session")
+def transformers_engine():
+    from dualalign.config import EngineConfig
+    from dualalign.generate import make_engine
+
+    engine = make_engine(EngineConfig(kind="transformers", batch_size=8))
+    yield engine
+    engine.close()

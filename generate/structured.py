@@ -1,0 +1,71 @@
+"""Structured outputs: ask for JSON matching a pydantic model, validate every reply, retry invalid ones."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+
+from pydantic import BaseModel, ValidationError
+
+from dualalign.generate.engine import Engine, ResultCallback
+from dualalign.generate.records import GenerationRequest, GenerationResult
+
+# Checks beyond the schema (an unknown label, say): return a reason to reject the reply, or None.
+ReplyCheck = Callable[[GenerationRequest, BaseModel], str | None]
+
+SEED_STRIDE = 1_000_003
+
+
+def retry_seed(seed: int, attempt: int) -> int:
+    """A new, deterministic seed for retry number `attempt` (1, 2, ...) of a request."""
+    return (seed + attempt * SEED_STRIDE) % (2**31 - 1)
+
+
+def generate_structured(
+    engine: Engine,
+    requests: Sequence[GenerationRequest],
+    schema: type[BaseModel],
+    retries: int = 2,
+    check: ReplyCheck | None = None,
+    on_result: ResultCallback | None = None,
+) -> list[GenerationResult]:
+    """Generate JSON replies validated against `schema`; invalid ones are retried up to `retries` times with
+    new seeds, then returned as failures whose `error` says why. Valid replies carry `parsed` (a dict).
+    """
+    json_schema = schema.model_json_schema()
+    by_id = {r.id: r for r in requests}
+    pending = [r.model_copy(update={"json_schema": json_schema}) for r in requests]
+    final: dict[str, GenerationResult] = {}
+    for attempt in range(retries + 1):
+        if not pending:
+            break
+        retry: list[GenerationRequest] = []
+        for request, result in zip(pending, engine.generate(pending)):
+            result.attempts = attempt + 1
+            if result.ok:
+                result.error = _validate(request, result, schema, check)
+            if result.ok or result.finish_reason == "error" or attempt == retries:
+                final[request.id] = result
+                if on_result:
+                    on_result(result)
+            else:
+                retry.append(request.model_copy(update={"seed": retry_seed(by_id[request.id].seed, attempt + 1)}))
+        pending = retry
+    return [final[r.id] for r in requests]
+
+
+def _validate(
+    request: GenerationRequest, result: GenerationResult, schema: type[BaseModel], check: ReplyCheck | None
+) -> str | None:
+    """Fill `result.parsed` and return None, or return why the reply is rejected."""
+    try:
+        parsed = schema.model_validate_json(result.text)
+    except ValidationError as err:
+        if result.finish_reason == "length":
+            return f"cut off at max_tokens={request.max_tokens}: not complete JSON"
+        first = err.errors()[0]
+        where = ".".join(str(p) for p in first["loc"])
+        return f"invalid JSON reply: {first['msg']}" + (f" at {where}" if where else "")
+    reason = check(request, parsed) if check else None
+    if reason is None:
+        result.parsed = parsed.model_dump()
+    return reason

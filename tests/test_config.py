@@ -1,0 +1,52 @@
+from pathlib import Path
+
+import pytest
+from pydantic import ValidationError
+
+from dualalign.config import EngineConfig, RunConfig, load_config
+from dualalign.errors import ConfigError
+
+
+def write(tmp_path: Path, text: str) -> Path:
+    path = tmp_path / "config.yaml"
+    path.write_text(text)
+    return path
+
+
+def test_valid_config_loads_with_defaults(tmp_path):
+    config = load_config(write(tmp_path, "seed: 7\nengine:\n  kind: openai\n  base_url: http://127.0.0.1:1/v1\n"))
+    assert config.seed == 7
+    assert config.engine.kind == "openai"
+    assert config.engine.model == "embedded:smollm2-135m-instruct"
+
+
+def test_unknown_key_is_named_with_the_file(tmp_path):
+    path = write(tmp_path, "engine:\n  kind: vllm\n  max_tokenz: 12\n")
+    with pytest.raises(ConfigError) as err:
+        load_config(path)
+    assert str(path) in str(err.value)
+    assert "engine.max_tokenz: unknown key" in str(err.value)
+
+
+def test_wrong_type_is_named_with_the_value(tmp_path):
+    path = write(tmp_path, "seed: twelve\n")
+    with pytest.raises(ConfigError, match=r"seed: .*integer.*'twelve'"):
+        load_config(path)
+
+
+def test_wrong_choice_is_named(tmp_path):
+    with pytest.raises(ConfigError, match=r"engine.kind"):
+        load_config(write(tmp_path, "engine:\n  kind: llamacpp\n"))
+
+
+def test_missing_file_and_bad_yaml(tmp_path):
+    with pytest.raises(ConfigError, match="no such file"):
+        load_config(tmp_path / "absent.yaml")
+    with pytest.raises(ConfigError, match="not valid YAML"):
+        load_config(write(tmp_path, "engine: [unclosed\n"))
+
+
+def test_defaults_are_strict_models():
+    assert RunConfig().engine == EngineConfig()
+    with pytest.raises(ValidationError, match="temperature"):
+        EngineConfig(temperature=0.3)  # a sampling setting belongs to requests, not the engine

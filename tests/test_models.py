@@ -1,0 +1,49 @@
+"""The embedded model is prepared into the cache once, safely under concurrent first use, then reused."""
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from dualalign.errors import DualAlignError
+from dualalign.generate.models import COMPLETE_MARKER, embedded_source, resolve_model
+
+PREPARE = "from dualalign.generate.models import resolve_model; print(resolve_model('embedded:smollm2-135m-instruct'))"
+
+
+@pytest.mark.slow
+def test_concurrent_first_use_builds_once_then_reuses(tmp_path):
+    env = {**__import__("os").environ, "DUALALIGN_CACHE": str(tmp_path)}
+    procs = [
+        subprocess.Popen([sys.executable, "-c", PREPARE], env=env, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL)
+        for _ in range(2)
+    ]
+    paths = {p.communicate(timeout=600)[0].decode().strip() for p in procs}
+    assert all(p.returncode == 0 for p in procs)
+    assert len(paths) == 1
+    folder = Path(paths.pop())
+    assert folder.parent == tmp_path / "models"
+    assert (folder / COMPLETE_MARKER).exists()
+    assert {"config.json", "model.safetensors", "tokenizer.json"} <= {p.name for p in folder.iterdir()}
+    # only the finished folder (and its lock) remain: no half-built copies from the losing process
+    assert sorted(p.name for p in (tmp_path / "models").iterdir()) == sorted([folder.name, f".{folder.name}.lock"])
+    stamp = (folder / "model.safetensors").stat().st_mtime_ns
+    again = subprocess.run([sys.executable, "-c", PREPARE], env=env, capture_output=True, text=True, timeout=120)
+    assert again.stdout.strip() == str(folder)
+    assert (folder / "model.safetensors").stat().st_mtime_ns == stamp
+
+
+def test_embedded_sentence_encoder_is_used_in_place():
+    path = Path(resolve_model("embedded:minilm-l6"))
+    assert path == embedded_source("minilm-l6")
+    assert (path / "config.json").exists()
+
+
+def test_bad_references_fail_clearly(tmp_path):
+    with pytest.raises(DualAlignError, match="unknown embedded model 'gpt-9'.*embedded:smollm2-135m-instruct"):
+        resolve_model("embedded:gpt-9")
+    with pytest.raises(DualAlignError, match="does not exist"):
+        resolve_model(str(tmp_path / "no-such-model"))
+    assert resolve_model("meta-llama/Llama-3.1-8B-Instruct") == "meta-llama/Llama-3.1-8B-Instruct"
+    assert resolve_model(str(tmp_path)) == str(tmp_path.resolve())
