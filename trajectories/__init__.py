@@ -1,1 +1,35 @@
-"""Semantic layer: condition packs, stage models, symptom lexicons, trajectory sampling and retrieval."""
+"""Semantic layer: condition packs, stage models, symptom lexicons, trajectory sampling and retrieval.
+
+Entry points (imported lazily, so `dualalign --help` stays fast):
+- `load_pack(name_or_path)`, `list_packs()`, `ConditionPack` (pack.py)
+- `TrajectoryConfig` (config.py), the run config's `trajectories:` section
+- `sample_trajectories(profiles, cfg, seed)`, `write_trajectories`, `read_trajectories` (pipeline_stage.py)
+- `sample_label_mentions(pack, n_per_label, seed)` for flat label sets (labelset.py)
+- `TrajectoryStore` (store.py), `calibration_table` (calibration.py), `draft_pack_from_hpo` (hpo.py)
+"""
+
+from importlib import import_module
+from typing import Any
+
+_EXPORTS = {
+    "ConditionPack": "pack",
+    "load_pack": "pack",
+    "list_packs": "pack",
+    "TrajectoryConfig": "config",
+    "sample_trajectories": "pipeline_stage",
+    "write_trajectories": "pipeline_stage",
+    "read_trajectories": "pipeline_stage",
+    "sample_label_mentions": "labelset",
+    "sample_from_model": "sample",
+    "demo_profiles": "profiles",
+    "TrajectoryStore": "store",
+    "calibration_table": "calibration",
+    "draft_pack_from_hpo": "hpo",
+}
+__all__ = list(_EXPORTS)
+
+
+def __getattr__(name: str) -> Any:
+    if name in _EXPORTS:
+        return getattr(import_module(f"dualalign.trajectories.{_EXPORTS[name]}"), name)
+    raise AttributeError(f"module 'dualalign.trajectories' has no attribute {name!r}")

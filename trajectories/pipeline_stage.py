@@ -1,0 +1,44 @@
+"""The pipeline's trajectory stage: profiles in, one row per planned note out (and its parquet file)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+from dualalign.trajectories.config import TrajectoryConfig
+from dualalign.trajectories.embedding import load_encoder
+from dualalign.trajectories.pack import load_pack
+from dualalign.trajectories.sample import NOTE_COLUMNS, sample_from_model
+from dualalign.trajectories.store import TrajectoryStore
+
+from dualalign.io import write_parquet
+
+
+def sample_trajectories(profiles: pd.DataFrame, cfg: TrajectoryConfig, seed: int) -> pd.DataFrame:
+    """One row per note: patient_id, note_id, visit_day, age_at_visit, note_type, stage, mentions.
+
+    With `cfg.store` the trajectories are retrieved from the k nearest stored patients; without it they are
+    sampled from the pack's model (what a store filled from the model would give, without the detour).
+    """
+    pack = load_pack(cfg.pack)
+    window = {"years_before": cfg.years_before, "years_after": cfg.years_after,
+              "mention_multiplier": cfg.mention_multiplier, "seed": seed}
+    if cfg.store is None:
+        return sample_from_model(profiles, pack, **window).notes
+    store = TrajectoryStore.read(cfg.store, pack)
+    if cfg.embedding_weight > 0:
+        store.build_index(load_encoder(cfg.embedding_model))
+    return store.sample(profiles, k=cfg.k_neighbors, embedding_weight=cfg.embedding_weight, **window)
+
+
+def write_trajectories(path: str | Path, notes: pd.DataFrame) -> None:
+    """Write the notes table atomically (mentions become parquet list<struct<label, term, domain>>)."""
+    write_parquet(path, notes[NOTE_COLUMNS])
+
+
+def read_trajectories(path: str | Path) -> pd.DataFrame:
+    """Read a notes table back, with `mentions` as Python lists of dicts again."""
+    notes = pd.read_parquet(path)
+    notes["mentions"] = [list(m) if isinstance(m, (list, np.ndarray)) else [] for m in notes["mentions"]]
+    return notes
