@@ -1,0 +1,139 @@
+"""Fidelity and privacy of sampled profiles: SDMetrics quality and diagnostic, distance to closest record
+against a holdout baseline, exact copies, and one plot per column."""
+
+from __future__ import annotations
+
+import io
+import warnings
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from dualalign.cohorts.copies import count_exact_copies
+from dualalign.cohorts.synthesizer import seeded_globals
+
+DCR_MAX_ROWS = 1000  # rows per side for the distance computations (a seeded subsample beyond that)
+
+
+def cohort_report(
+    reference: pd.DataFrame,
+    profiles: pd.DataFrame,
+    metadata: dict[str, Any],
+    *,
+    holdout: pd.DataFrame | None = None,
+    sampling: dict[str, Any] | None = None,
+    min_quality: float = 0.8,
+    seed: int = 0,
+) -> dict[str, Any]:
+    """Figures comparing the profiles with the reference the synthesizer was fitted on (JSON-serialisable)."""
+    with warnings.catch_warnings():  # sdmetrics 0.32 deprecates the single-table reports; their API still holds
+        warnings.simplefilter("ignore")
+        from sdmetrics.reports.single_table import DiagnosticReport, QualityReport
+
+    columns = [c for c in reference.columns if c in profiles.columns]
+    synthetic = profiles[columns]
+    with warnings.catch_warnings(), seeded_globals(seed):  # SDMetrics' random baseline draws from numpy
+        warnings.simplefilter("ignore")
+        quality = QualityReport()
+        quality.generate(reference, synthetic, metadata, verbose=False)
+        diagnostic = DiagnosticReport()
+        diagnostic.generate(reference, synthetic, metadata, verbose=False)
+        privacy = _privacy(reference, synthetic, holdout, metadata, seed)
+    shapes = quality.get_details("Column Shapes")
+    quality_score = float(quality.get_score())
+    return {
+        "rows": {"reference": len(reference), "holdout": 0 if holdout is None else len(holdout),
+                 "profiles": len(profiles)},
+        "quality": {
+            "score": quality_score,
+            **{_snake(p): float(s) for p, s in quality.get_properties().set_index("Property")["Score"].items()},
+            "column_shapes_by_column": {r["Column"]: float(r["Score"]) for _, r in shapes.iterrows()},
+        },
+        "diagnostic": {
+            "score": float(diagnostic.get_score()),
+            **{_snake(p): float(s) for p, s in diagnostic.get_properties().set_index("Property")["Score"].items()},
+        },
+        "privacy": privacy,
+        "sampling": sampling or {},
+        "checks": {
+            f"quality >= {min_quality}": quality_score >= min_quality,
+            "no exact copies of reference rows": privacy["exact_copies"] == 0,
+        },
+    }
+
+
+def _privacy(reference: pd.DataFrame, synthetic: pd.DataFrame, holdout: pd.DataFrame | None,
+             metadata: dict[str, Any], seed: int) -> dict[str, Any]:
+    """Exact copies, and distances to closest record (SDMetrics' DCR) against a holdout of real rows.
+
+    With a holdout, training rows are subsampled to the holdout's size, so that a synthesizer that does not
+    memorise puts about half of its rows closer to training than to holdout; the score is SDMetrics'
+    DCROverfittingProtection formula, min(2 * (1 - closer_to_training), 1). Without a holdout, SDMetrics'
+    DCRBaselineProtection compares with uniformly random rows.
+    """
+    from sdmetrics.single_table import DCRBaselineProtection
+    from sdmetrics.single_table.privacy.dcr_utils import calculate_dcr
+
+    rng = np.random.default_rng(seed)
+    synth = _subsample(synthetic, DCR_MAX_ROWS, rng)
+    result: dict[str, Any] = {"exact_copies": count_exact_copies(synthetic, reference)}
+    if holdout is None or holdout.empty:
+        baseline = DCRBaselineProtection.compute_breakdown(_subsample(reference, DCR_MAX_ROWS, rng), synth, metadata)
+        medians = baseline["median_DCR_to_real_data"]
+        return result | {"dcr_baseline_protection": float(baseline["score"]),
+                         "dcr_synthetic_median": float(medians["synthetic_data"]),
+                         "dcr_random_median": float(medians["random_data_baseline"])}
+    hold = _subsample(holdout, DCR_MAX_ROWS, rng)
+    training = _subsample(reference, len(hold), rng)
+    to_training = calculate_dcr(dataset=synth, reference_dataset=training, metadata=metadata)
+    to_holdout = calculate_dcr(dataset=synth, reference_dataset=hold, metadata=metadata)
+    holdout_to_training = calculate_dcr(dataset=hold, reference_dataset=training, metadata=metadata)
+    closer = float((to_training.to_numpy() < to_holdout.to_numpy()).mean())
+    return result | {
+        "dcr_synthetic_median": float(to_training.median()),
+        "dcr_holdout_median": float(holdout_to_training.median()),
+        "closer_to_training_pct": closer,
+        "dcr_overfitting_protection": min(2 * (1 - closer), 1.0),
+    }
+
+
+def _subsample(df: pd.DataFrame, n: int, rng: np.random.Generator) -> pd.DataFrame:
+    if len(df) <= n:
+        return df.reset_index(drop=True)
+    return df.iloc[np.sort(rng.choice(len(df), n, replace=False))].reset_index(drop=True)
+
+
+def column_plots(reference: pd.DataFrame, profiles: pd.DataFrame) -> dict[str, bytes]:
+    """One PNG per shared column: reference vs synthetic histogram (numbers) or bar chart (categories)."""
+    from matplotlib.figure import Figure
+
+    plots = {}
+    for column in (c for c in reference.columns if c in profiles.columns):
+        fig = Figure(figsize=(5, 3), dpi=80)
+        ax = fig.subplots()
+        real, synth = reference[column], profiles[column]
+        if pd.api.types.is_numeric_dtype(real) and not pd.api.types.is_bool_dtype(real) and real.nunique() > 10:
+            bins = np.histogram_bin_edges(pd.concat([real, synth]).dropna().astype(float), bins=20)
+            ax.hist(real.dropna(), bins=bins, density=True, alpha=0.5, label="reference")
+            ax.hist(synth.dropna(), bins=bins, density=True, alpha=0.5, label="synthetic")
+        else:
+            shares = pd.DataFrame({
+                "reference": real.astype(str).value_counts(normalize=True),
+                "synthetic": synth.astype(str).value_counts(normalize=True),
+            }).fillna(0.0).sort_index()
+            x = np.arange(len(shares))
+            ax.bar(x - 0.2, shares["reference"], width=0.4, label="reference")
+            ax.bar(x + 0.2, shares["synthetic"], width=0.4, label="synthetic")
+            ax.set_xticks(x, shares.index, rotation=30, ha="right", fontsize=7)
+        ax.set_title(column)
+        ax.legend(fontsize=7)
+        fig.tight_layout()
+        buffer = io.BytesIO()
+        fig.savefig(buffer, format="png")
+        plots[f"{column}.png"] = buffer.getvalue()
+    return plots
+
+
+def _snake(name: str) -> str:
+    return name.lower().replace(" ", "_")
