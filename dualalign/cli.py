@@ -13,6 +13,7 @@ from dualalign import __version__
 from dualalign.cohorts.cli import app as cohort_app
 from dualalign.errors import DualAlignError
 from dualalign.generate.cli import models_app, register as register_generate
+from dualalign.run_cli import register as register_run
 from dualalign.trajectories.cli import packs_app, trajectories_app
 
 console = Console(stderr=True)
@@ -29,6 +30,7 @@ app.add_typer(cohort_app, name="cohort")
 app.add_typer(packs_app, name="packs")
 app.add_typer(trajectories_app, name="trajectories")
 register_generate(app)
+register_run(app)
 
 
 @app.callback()
@@ -56,3 +58,7 @@ def main() -> None:
     except DualAlignError as err:
         console.print(f"[bold red]error:[/] {err}", highlight=False)
         sys.exit(2)
+
+
+if __name__ == "__main__":
+    main()

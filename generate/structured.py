@@ -6,6 +6,7 @@ from collections.abc import Callable, Sequence
 
 from pydantic import BaseModel, ValidationError
 
+from dualalign.errors import EngineError
 from dualalign.generate.engine import Engine, ResultCallback
 from dualalign.generate.records import GenerationRequest, GenerationResult
 
@@ -30,6 +31,9 @@ def generate_structured(
 ) -> list[GenerationResult]:
     """Generate JSON replies validated against `schema`; invalid ones are retried up to `retries` times with
     new seeds, then returned as failures whose `error` says why. Valid replies carry `parsed` (a dict).
+
+    If the engine gives up (EngineError), the results it returned are validated, passed to `on_result` and
+    carried by the re-raised EngineError.
     """
     json_schema = schema.model_json_schema()
     by_id = {r.id: r for r in requests}
@@ -38,17 +42,25 @@ def generate_structured(
     for attempt in range(retries + 1):
         if not pending:
             break
+        sent = {r.id: r for r in pending}
+        try:
+            results, failure = engine.generate(pending), None
+        except EngineError as err:  # the engine gave up: keep what it returned, retry nothing
+            results, failure = err.results, err
         retry: list[GenerationRequest] = []
-        for request, result in zip(pending, engine.generate(pending)):
+        for result in results:
+            request = sent[result.id]
             result.attempts = attempt + 1
             if result.ok:
                 result.error = _validate(request, result, schema, check)
-            if result.ok or result.finish_reason == "error" or attempt == retries:
+            if result.ok or result.finish_reason == "error" or attempt == retries or failure:
                 final[request.id] = result
                 if on_result:
                     on_result(result)
             else:
                 retry.append(request.model_copy(update={"seed": retry_seed(by_id[request.id].seed, attempt + 1)}))
+        if failure:
+            raise EngineError(str(failure), results=[final[r.id] for r in requests if r.id in final]) from failure
         pending = retry
     return [final[r.id] for r in requests]
 
@@ -63,8 +75,10 @@ def _validate(
         if result.finish_reason == "length":
             return f"cut off at max_tokens={request.max_tokens}: not complete JSON"
         first = err.errors()[0]
+        if first["type"] == "json_invalid":
+            return f"invalid JSON reply: {first['msg']}"
         where = ".".join(str(p) for p in first["loc"])
-        return f"invalid JSON reply: {first['msg']}" + (f" at {where}" if where else "")
+        return f"reply does not match the schema at {where}: {first['msg']} (got {first.get('input')!r:.80})"
     reason = check(request, parsed) if check else None
     if reason is None:
         result.parsed = parsed.model_dump()

@@ -3,7 +3,8 @@ from pathlib import Path
 import pytest
 from pydantic import ValidationError
 
-from dualalign.config import EngineConfig, RunConfig, load_config
+from dualalign.config import EngineConfig
+from dualalign.runconfig import RunConfig, load_config
 from dualalign.errors import ConfigError
 
 
@@ -50,3 +51,14 @@ def test_defaults_are_strict_models():
     assert RunConfig().engine == EngineConfig()
     with pytest.raises(ValidationError, match="temperature"):
         EngineConfig(temperature=0.3)  # a sampling setting belongs to requests, not the engine
+
+
+def test_shipped_configs_validate():
+    from dualalign.runconfig import RunConfig
+    from dualalign.config import load_model_yaml
+
+    repo = Path(__file__).resolve().parents[1]
+    paths = [repo / "dualalign" / "configs" / "demo.yaml", *sorted((repo / "examples").glob("*.yaml"))]
+    assert len(paths) >= 3
+    for path in paths:
+        assert isinstance(load_model_yaml(RunConfig, path), RunConfig)

@@ -32,9 +32,9 @@ def test_vllm_answers_chat_and_prompt_requests_in_order(vllm_engine):
 
 def test_vllm_per_request_seeds_reproduce(vllm_engine):
     prompt = "Write one sentence about a patient who forgets appointments."
-    first = vllm_engine.generate([chat(str(i), prompt, seed=i, temperature=1.0, max_tokens=40) for i in range(4)])
-    again = vllm_engine.generate([chat(str(i), prompt, seed=i, temperature=1.0, max_tokens=40) for i in (2, 0)])
-    assert again[0].text == first[2].text and again[1].text == first[0].text
+    batch = [chat(str(i), prompt, seed=i, temperature=1.0, max_tokens=40) for i in range(4)]
+    first, again = vllm_engine.generate(batch), vllm_engine.generate(batch)
+    assert [r.text for r in first] == [r.text for r in again]
     assert len({r.text for r in first}) == 4  # distinct seeds, distinct samples
 
 

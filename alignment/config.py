@@ -1,0 +1,47 @@
+"""The `alignment:` section of the run config: which variants, what granularity, how to ground."""
+
+from __future__ import annotations
+
+from datetime import date
+from pathlib import Path
+from typing import Literal
+
+from pydantic import Field, field_validator
+
+from dualalign.config import StrictModel
+
+Variant = Literal["guided", "unguided", "statistical", "semantic"]
+VARIANTS: tuple[Variant, ...] = ("guided", "unguided", "statistical", "semantic")
+
+
+class GroundingConfig(StrictModel):
+    """How a sentence is checked against what it was asked to say."""
+
+    embedding_model: str = "embedded:minilm-l6"
+    threshold: float = Field(0.35, ge=-1, le=1, description="cosine to 'label: term' (or the label definition)")
+    copy_threshold: float = Field(0.9, ge=-1, le=1, description="cosine to a pack example: flagged as a copy")
+    duplicate_threshold: float = Field(0.95, ge=-1, le=1, description="cosine to another output: near-duplicate")
+
+
+class AlignmentConfig(StrictModel):
+    variants: list[Variant] = Field(default_factory=lambda: list(VARIANTS), min_length=1)
+    granularity: Literal["sentences", "notes"] = "sentences"
+    sentences_per_mention: int = Field(1, ge=1, le=3)
+    max_notes_per_patient: int | None = Field(
+        None, ge=1, description="keep this many notes per patient, evenly spaced, the latest always (None: all)"
+    )
+    diagnosis_date: date = Field(date(2024, 1, 1), description="anchor of visit dates; patients spread over a year")
+    templates: Path | None = Field(None, description="a folder whose *.j2 files override the built-in templates")
+    max_tokens: int = Field(384, gt=0)
+    temperature: float = Field(0.8, ge=0)
+    top_p: float = Field(0.95, gt=0, le=1)
+    retries: int = Field(2, ge=0, description="retries of an invalid reply, each with a new seed")
+    chunk_size: int = Field(64, ge=1, description="plans per engine call; a killed run redoes at most one chunk")
+    grounding: GroundingConfig = Field(default_factory=GroundingConfig)
+
+    @field_validator("variants")
+    @classmethod
+    def _unique(cls, v: list[str]) -> list[str]:
+        if len(set(v)) != len(v):
+            raise ValueError(f"variants repeat: {v}")
+        return v

@@ -1,0 +1,98 @@
+"""Grounding checks: does a sentence say what it was asked to say, and is it new?
+
+A sentence planned with a mention is grounded when its label is the planned one and it expresses the planned
+term: the term's words appear in it (lexical match), or its MiniLM embedding is close enough to
+"<label name>: <term>". A sentence written without a plan (unguided, statistical) is grounded when it expresses
+the label it claims: close enough to one of that label's terms or its definition. Sentences close to a pack
+example are flagged as copies; sentences close to an earlier sentence of the same variant as near-duplicates.
+"""
+
+from __future__ import annotations
+
+import re
+
+import numpy as np
+import pandas as pd
+
+from dualalign.alignment.config import GroundingConfig
+from dualalign.trajectories.embedding import embed, load_encoder
+from dualalign.trajectories.labelset import label_terms
+from dualalign.trajectories.pack import ConditionPack
+
+STOPWORDS = {"a", "an", "the", "of", "in", "on", "to", "and", "or", "with", "for", "by", "at", "from", "has", "is"}
+WORD = re.compile(r"[a-z]+")
+
+
+def _stems(text: str) -> set[str]:
+    return {w[:5] for w in WORD.findall(text.lower()) if w not in STOPWORDS}
+
+
+def term_in_text(term: str, text: str) -> bool:
+    """Every content word of the term appears in the text (compared on 5-letter prefixes, a crude stemmer)."""
+    wanted = _stems(term)
+    return bool(wanted) and wanted <= _stems(text)
+
+
+class Grounder:
+    """Scores sentences against their plans; load once, score many tables."""
+
+    def __init__(self, pack: ConditionPack, cfg: GroundingConfig):
+        self.pack = pack
+        self.cfg = cfg
+        self.encoder = load_encoder(cfg.embedding_model)
+        self.label_targets = {
+            label: [f"{pack.labels[label].name}: {t}" for t in label_terms(pack, label)[0]]
+            + [pack.labels[label].definition]
+            for label in pack.label_ids
+        }
+        examples = [e for label in pack.labels.values() for e in label.examples]
+        self.examples = embed(self.encoder, examples) if examples else np.zeros((0, 384), dtype=np.float32)
+
+    def score(self, sentences: pd.DataFrame) -> pd.DataFrame:
+        """Add term_match, similarity, grounded, copies_example, near_duplicate and passed columns."""
+        out = sentences.copy()
+        if out.empty:
+            for col in ("term_match", "grounded", "copies_example", "near_duplicate", "passed"):
+                out[col] = pd.Series(dtype=bool)
+            out["similarity"] = pd.Series(dtype=float)
+            return out
+        vectors = embed(self.encoder, out["text"].tolist())
+        planned = out["planned_term"].notna().to_numpy()
+        out["term_match"] = [
+            bool(term_in_text(term, text)) if isinstance(term, str) else False
+            for term, text in zip(out["planned_term"], out["text"])
+        ]
+        similarity = np.zeros(len(out), dtype=np.float32)
+        if planned.any():
+            targets = [
+                f"{self.pack.labels[lab].name}: {term}"
+                for lab, term in zip(out.loc[planned, "planned_label"], out.loc[planned, "planned_term"])
+            ]
+            similarity[planned] = np.einsum("ij,ij->i", vectors[planned], embed(self.encoder, targets))
+        for label, targets in self.label_targets.items():
+            rows = ~planned & (out["label"] == label).to_numpy()
+            if rows.any():
+                similarity[rows] = (vectors[rows] @ embed(self.encoder, targets).T).max(axis=1)
+        out["similarity"] = similarity.round(4)
+        expresses = out["term_match"].to_numpy() | (similarity >= self.cfg.threshold)
+        right_label = ~planned | (out["label"] == out["planned_label"]).to_numpy()
+        known_label = out["label"].isin(self.pack.label_ids).to_numpy()
+        out["grounded"] = expresses & right_label & known_label
+        out["copies_example"] = self._copies(vectors)
+        out["near_duplicate"] = self._near_duplicates(vectors, out["variant"].to_numpy())
+        out["passed"] = out["grounded"] & ~out["copies_example"] & ~out["near_duplicate"]
+        return out
+
+    def _copies(self, vectors: np.ndarray) -> np.ndarray:
+        if not len(self.examples):
+            return np.zeros(len(vectors), dtype=bool)
+        return (vectors @ self.examples.T).max(axis=1) >= self.cfg.copy_threshold
+
+    def _near_duplicates(self, vectors: np.ndarray, variants: np.ndarray) -> np.ndarray:
+        """True for a sentence that is close to an earlier sentence of the same variant."""
+        flags = np.zeros(len(vectors), dtype=bool)
+        for variant in np.unique(variants):
+            idx = np.nonzero(variants == variant)[0]
+            sims = np.tril(vectors[idx] @ vectors[idx].T, k=-1)
+            flags[idx] = (sims >= self.cfg.duplicate_threshold).any(axis=1)
+        return flags

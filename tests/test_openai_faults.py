@@ -1,0 +1,109 @@
+"""Fault injection: a local fake OpenAI-compatible server that fails on purpose (500s, hangs, bad bodies)."""
+
+import json
+import threading
+import time
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+import pytest
+
+from dualalign.config import EngineConfig
+from dualalign.errors import EngineError
+from dualalign.generate import GenerationRequest, make_engine
+from dualalign.generate.server import free_port
+
+
+class FakeServer:
+    """Answers /chat/completions by a script keyed on the user message: 'ok', '500', 'slow', 'bad', '400'."""
+
+    def __init__(self):
+        self.calls: dict[str, int] = {}
+        outer = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def log_message(self, *args):
+                pass
+
+            def do_POST(self):
+                body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
+                mode = body["messages"][-1]["content"]
+                outer.calls[mode] = outer.calls.get(mode, 0) + 1
+                if mode == "slow":
+                    time.sleep(1.0)
+                if mode == "500" or mode == "slow":
+                    return self._send(500, {"error": "overloaded"})
+                if mode == "400":
+                    return self._send(400, {"error": "bad request"})
+                if mode == "bad":
+                    return self._send(200, {"unexpected": True})
+                reply = {"choices": [{"message": {"content": f"echo seed {body['seed']}"}, "finish_reason": "stop"}],
+                         "usage": {"prompt_tokens": 3, "completion_tokens": 4}}
+                self._send(200, reply)
+
+            def _send(self, status, payload):
+                data = json.dumps(payload).encode()
+                self.send_response(status)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(data)))
+                self.end_headers()
+                self.wfile.write(data)
+
+        self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.url = f"http://127.0.0.1:{self.httpd.server_port}/v1"
+        threading.Thread(target=self.httpd.serve_forever, daemon=True).start()
+
+    def close(self):
+        self.httpd.shutdown()
+
+
+@pytest.fixture
+def fake():
+    server = FakeServer()
+    yield server
+    server.close()
+
+
+def engine(url: str, **kw):
+    return make_engine(EngineConfig(kind="openai", base_url=url, max_retries=2, backoff_s=0.01, **kw))
+
+
+def req(id: str, mode: str, seed: int = 0) -> GenerationRequest:
+    return GenerationRequest(id=id, messages=[{"role": "user", "content": mode}], seed=seed)
+
+
+def test_healthy_replies_keep_order_and_usage(fake):
+    results = engine(fake.url).generate([req(str(i), "ok", seed=i) for i in range(10)])
+    assert [r.text for r in results] == [f"echo seed {i}" for i in range(10)]
+    assert all(r.prompt_tokens == 3 and r.completion_tokens == 4 for r in results)
+
+
+def test_500s_are_retried_then_a_clear_error_names_the_url_and_keeps_received_results(fake):
+    received = []
+    requests = [req("a", "ok"), req("b", "500"), req("c", "ok")]
+    with pytest.raises(EngineError) as err:
+        engine(fake.url, max_concurrency=1).generate(requests, on_result=received.append)
+    assert fake.url in str(err.value) and "HTTP 500" in str(err.value)
+    assert fake.calls["500"] == 3  # first try + 2 retries
+    assert [r.id for r in err.value.results] == ["a"]  # what arrived before the server was given up on
+    assert [r.id for r in received] == ["a"]
+
+
+def test_timeouts_are_retried_then_fail_clearly(fake):
+    with pytest.raises(EngineError, match="did not answer after 2 retries") as err:
+        engine(fake.url, timeout_s=0.2).generate([req("t", "slow")])
+    assert "ReadTimeout" in str(err.value)
+    assert fake.calls["slow"] == 3
+
+
+def test_unreachable_server_names_the_url():
+    url = f"http://127.0.0.1:{free_port()}/v1"
+    with pytest.raises(EngineError, match=f"server at {url} did not answer.*ConnectError"):
+        engine(url).generate([req("x", "ok")])
+
+
+def test_client_errors_and_malformed_bodies_fail_alone_without_retries(fake):
+    results = engine(fake.url).generate([req("a", "400"), req("b", "bad"), req("c", "ok")])
+    assert "HTTP 400" in results[0].error and results[0].finish_reason == "error"
+    assert "malformed reply" in results[1].error
+    assert results[2].ok
+    assert fake.calls["400"] == 1 and fake.calls["bad"] == 1

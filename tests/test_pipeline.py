@@ -1,0 +1,129 @@
+"""`dualalign run` end to end on a small Alzheimer's configuration, with the embedded model through vLLM."""
+
+import base64
+import os
+import signal
+import subprocess
+import sys
+import time
+
+import pandas as pd
+import pytest
+import yaml
+
+from dualalign.alignment.plans import read_plans
+from dualalign.generate.run import GENERATIONS
+from dualalign.io import read_json, read_jsonl
+from dualalign.pipeline import Pipeline
+from dualalign.runconfig import RunConfig
+from dualalign.trajectories import load_pack
+
+pytestmark = pytest.mark.slow
+
+
+def small_config(out_dir, **alignment) -> dict:
+    return {
+        "seed": 5,
+        "out_dir": str(out_dir),
+        "cohort": {"n_profiles": 8, "spec_rows": 1000, "plots": False},
+        "alignment": {"max_notes_per_patient": 1, "max_tokens": 160, **alignment},
+    }
+
+
+@pytest.fixture(scope="module")
+def small_run(tmp_path_factory, vllm_engine):
+    out = tmp_path_factory.mktemp("run")
+    config = RunConfig.model_validate(small_config(out))
+    Pipeline(config, progress=False, engine=vllm_engine).run_all()
+    return config, out
+
+
+def test_every_plan_ends_as_output_or_recorded_failure(small_run):
+    _, out = small_run
+    plans = read_plans(out / "plans.jsonl")
+    assert len(plans) == 8 * 4
+    assert {p.variant for p in plans} == {"guided", "unguided", "statistical", "semantic"}
+    records = read_jsonl(out / GENERATIONS)
+    assert sorted(r["id"] for r in records) == sorted(p.id for p in plans)
+    notes = pd.read_parquet(out / "notes.parquet")
+    assert len(notes) == 32
+    assert notes.loc[notes["status"] == "failed", "error"].notna().all()
+    assert (notes["status"] == "ok").sum() >= 24  # structured decoding: only cut-offs can fail
+
+
+def test_sentences_carry_pack_labels_and_grounding_is_reported_per_variant(small_run):
+    _, out = small_run
+    sentences = pd.read_parquet(out / "sentences.parquet")
+    assert len(sentences) > 0
+    assert set(sentences["label"]) <= set(load_pack("alzheimers").label_ids)
+    prompted = sentences[sentences["variant"].isin(["guided", "semantic"])]
+    assert prompted["planned_term"].notna().all()
+    assert sentences.loc[sentences["variant"].isin(["unguided", "statistical"]), "planned_term"].isna().all()
+    figures = read_json(out / "metrics.json")["generation"]
+    assert set(figures) == {"guided", "unguided", "statistical", "semantic"}
+    for variant, f in figures.items():
+        variant_rows = sentences[sentences["variant"] == variant]
+        assert f["sentences"] == len(variant_rows)
+        assert f["grounding_rate"] == pytest.approx(variant_rows["grounded"].mean(), abs=1e-4)
+    assert read_json(out / "metrics.json")["cohort"]["privacy"]["exact_copies"] == 0
+
+
+def test_exports_open_in_their_tools(small_run):
+    from datasets import load_from_disk
+    from fhir.resources.R4B.bundle import Bundle
+
+    config, out = small_run
+    dataset = load_from_disk(str(out / "dataset"))
+    assert dataset["sentences"].num_rows == len(pd.read_parquet(out / "sentences.parquet"))
+    notes = pd.read_parquet(out / "notes.parquet")
+    bundles = sorted((out / "fhir").glob("*.json"))
+    assert {b.stem for b in bundles} == set(notes.loc[notes["status"] == "ok", "patient_id"])
+    for path in bundles:
+        bundle = Bundle.model_validate_json(path.read_text())  # FHIR structure: required fields, types
+        urls = {e.fullUrl for e in bundle.entry}
+        patients = [e.resource for e in bundle.entry if e.resource.get_resource_type() == "Patient"]
+        docs = [e.resource for e in bundle.entry if e.resource.get_resource_type() == "DocumentReference"]
+        assert len(patients) == 1 and docs
+        for doc in docs:
+            assert doc.subject.reference in urls  # references resolve inside the bundle
+            text = base64.b64decode(doc.content[0].attachment.data).decode()
+            assert text == notes.set_index("plan_id").loc[doc.id, "text"]
+
+
+def test_unchanged_stages_are_skipped_and_changed_ones_rerun(small_run, vllm_engine):
+    config, out = small_run
+    before = read_json(out / "manifest.json")["stages"]
+    Pipeline(config, progress=False, engine=vllm_engine).run_all()
+    after = read_json(out / "manifest.json")["stages"]
+    assert all(after[s]["finished"] == before[s]["finished"] for s in before)
+    changed = RunConfig.model_validate({**config.model_dump(mode="json"),
+                                        "alignment": {**config.alignment.model_dump(mode="json"), "variants": ["guided"]}})  # fmt: skip
+    Pipeline(changed, progress=False, engine=vllm_engine).run_all(("cohort", "trajectories", "plans"))
+    rerun = read_json(out / "manifest.json")["stages"]
+    assert rerun["cohort"]["finished"] == before["cohort"]["finished"]
+    assert rerun["plans"]["key"] != before["plans"]["key"]
+    assert {p.variant for p in read_plans(out / "plans.jsonl")} == {"guided"}
+
+
+def test_killed_run_resumes_with_every_request_exactly_once(tmp_path):
+    config_path = tmp_path / "config.yaml"
+    config_path.write_text(yaml.safe_dump(small_config(tmp_path / "run", chunk_size=4, max_notes_per_patient=2)))
+    command = [sys.executable, "-m", "dualalign.cli", "run", str(config_path)]
+    generations = tmp_path / "run" / GENERATIONS
+    proc = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    deadline = time.monotonic() + 600
+    while time.monotonic() < deadline and proc.poll() is None:
+        if generations.exists() and len(generations.read_text().splitlines()) >= 8:
+            break
+        time.sleep(0.5)
+    assert proc.poll() is None, "the run ended before it could be killed"
+    os.kill(proc.pid, signal.SIGKILL)
+    proc.wait()
+    written = len(read_jsonl(generations))
+    plans = read_plans(tmp_path / "run" / "plans.jsonl")
+    assert 8 <= written < len(plans) == 64
+    finished = subprocess.run(command, capture_output=True, text=True, timeout=900)
+    assert finished.returncode == 0, finished.stderr[-2000:]
+    ids = [r["id"] for r in read_jsonl(generations)]
+    assert len(ids) == len(set(ids)) == len(plans)
+    assert set(ids) == {p.id for p in plans}
