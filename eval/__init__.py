@@ -1,1 +1,38 @@
-"""Metrics, fidelity, diversity, privacy and the comparison report."""
+"""Metrics, fidelity, diversity, privacy and the comparison report.
+
+Entry points (imported lazily, so `dualalign --help` stays fast):
+- `classification_metrics(y_true, y_pred, labels)`, `confusion_matrix`, `load_metric` (classification.py),
+  computed by the `evaluate` module `metrics/classification_report.py`
+- `intrinsic_measures(sentences, profiles, references)`, `intrinsic_table` (intrinsic.py), built from
+  diversity.py (distinct-n, self-BLEU, embedding dispersion), faithfulness.py (plan, grounding, demographics)
+  and privacy.py (shared n-grams, nearest-neighbour similarity, PHI scan)
+- `render_report(metrics, tables, examples, plots, out_path)`, `comparison_table` (report.py; metrics.json schema)
+"""
+
+from importlib import import_module
+from typing import Any
+
+_EXPORTS = {
+    "classification_metrics": "classification",
+    "confusion_matrix": "classification",
+    "load_metric": "classification",
+    "intrinsic_measures": "intrinsic",
+    "intrinsic_table": "intrinsic",
+    "distinct_n": "diversity",
+    "self_bleu": "diversity",
+    "embedding_dispersion": "diversity",
+    "phi_scan": "privacy",
+    "longest_shared_ngram": "privacy",
+    "nearest_neighbour_similarity": "privacy",
+    "demographic_agreement": "faithfulness",
+    "total_variation": "faithfulness",
+    "render_report": "report",
+    "comparison_table": "report",
+}
+__all__ = list(_EXPORTS)
+
+
+def __getattr__(name: str) -> Any:
+    if name in _EXPORTS:
+        return getattr(import_module(f"dualalign.eval.{_EXPORTS[name]}"), name)
+    raise AttributeError(f"module 'dualalign.eval' has no attribute {name!r}")

@@ -1,6 +1,5 @@
 """`dualalign run` end to end on a small Alzheimer's configuration, with the embedded model through vLLM."""
 
-import base64
 import os
 import signal
 import subprocess
@@ -86,7 +85,7 @@ def test_exports_open_in_their_tools(small_run):
         assert len(patients) == 1 and docs
         for doc in docs:
             assert doc.subject.reference in urls  # references resolve inside the bundle
-            text = base64.b64decode(doc.content[0].attachment.data).decode()
+            text = doc.content[0].attachment.data.decode()  # fhir.resources decodes base64Binary
             assert text == notes.set_index("plan_id").loc[doc.id, "text"]
 
 

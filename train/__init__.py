@@ -1,1 +1,36 @@
-"""Downstream classifiers and data mixtures."""
+"""Downstream classifiers and data mixtures.
+
+Entry points (imported lazily, so `dualalign --help` stays fast):
+- `make_classifier(name, **settings)`, `CLASSIFIERS` (registry.py): `embedding-logreg`, `encoder`, `lora-llm`,
+  each with `fit(texts, labels)`, `predict(texts)`, `predict_proba(texts)` (columns in `classes_` order)
+- `EmbeddingLogReg`, `EncoderClassifier`, `LoraLLMClassifier`, `TextClassifier` (the shared contract)
+- `LabelledTexts`, `build_mixture`, `run_mixtures`, `summarize`, `MixtureResults`, `MIXTURES` (mixtures.py)
+- `TrainConfig` (config.py), the run config's `train:` section
+"""
+
+from importlib import import_module
+from typing import Any
+
+_EXPORTS = {
+    "make_classifier": "registry",
+    "CLASSIFIERS": "registry",
+    "TextClassifier": "base",
+    "EmbeddingLogReg": "embedding_logreg",
+    "EncoderClassifier": "encoder",
+    "LoraLLMClassifier": "lora_llm",
+    "LabelledTexts": "mixtures",
+    "build_mixture": "mixtures",
+    "run_mixtures": "mixtures",
+    "summarize": "mixtures",
+    "MixtureResults": "mixtures",
+    "MIXTURES": "mixtures",
+    "TrainConfig": "config",
+    "embed_texts": "embeddings",
+}
+__all__ = list(_EXPORTS)
+
+
+def __getattr__(name: str) -> Any:
+    if name in _EXPORTS:
+        return getattr(import_module(f"dualalign.train.{_EXPORTS[name]}"), name)
+    raise AttributeError(f"module 'dualalign.train' has no attribute {name!r}")

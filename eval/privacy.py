@@ -1,0 +1,84 @@
+"""Privacy checks of generated text: copying from reference texts, and PHI-like strings."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+
+from dualalign.eval.diversity import ngrams, tokens
+
+PHI_PATTERNS: dict[str, re.Pattern] = {
+    "titled_name": re.compile(r"\b(?:Mr|Mrs|Ms|Miss|Dr|Prof)\.?\s+[A-Z][a-z]+(?:[-'][A-Z][a-z]+)?(?:\s+[A-Z][a-z]+)?"),
+    "phone": re.compile(r"(?<![\w-])(?:\+?1[\s.-]?)?(?:\(\d{3}\)\s?|\d{3}[\s.-])\d{3}[\s.-]\d{4}(?![\w-])"),
+    "ssn": re.compile(r"(?<![\w-])\d{3}-\d{2}-\d{4}(?![\w-])"),
+    "email": re.compile(r"\b[\w.+-]+@[\w-]+(?:\.[\w-]+)*\.[A-Za-z]{2,}\b"),
+    "record_number": re.compile(r"\b(?:MRN|medical record(?: number)?)\s*[:#]?\s*\d{5,}\b", re.IGNORECASE),
+}
+
+
+def phi_scan(texts: Sequence[str], max_examples: int = 5) -> dict[str, dict[str, Any]]:
+    """Counts and first examples of PHI-like strings per category: titled names (Mr./Mrs./Dr. Name), phone
+    numbers, SSN-like numbers, e-mail addresses, medical record numbers. `texts_flagged` counts texts with any."""
+    out: dict[str, dict[str, Any]] = {k: {"count": 0, "examples": []} for k in PHI_PATTERNS}
+    flagged = 0
+    for text in texts:
+        hit = False
+        for kind, pattern in PHI_PATTERNS.items():
+            found = pattern.findall(text)
+            out[kind]["count"] += len(found)
+            out[kind]["examples"] += found[:max_examples - len(out[kind]["examples"])]
+            hit = hit or bool(found)
+        flagged += hit
+    return {**out, "texts_flagged": {"count": flagged, "examples": []}}
+
+
+def longest_shared_ngram(texts: Sequence[str], references: Sequence[str]) -> list[int]:
+    """Per text, the length in words of the longest word sequence it shares with any reference text."""
+    ref_tokens = [tokens(r) for r in references]
+    sets: dict[int, set[tuple[str, ...]]] = {}
+
+    def ref_set(n: int) -> set[tuple[str, ...]]:
+        if n not in sets:
+            sets[n] = {g for r in ref_tokens for g in ngrams(r, n)}
+        return sets[n]
+
+    out = []
+    for text in texts:
+        words, n = tokens(text), 0
+        # if some n-gram is shared, so are its (n-1)-grams: grow n until no n-gram is shared
+        while n < len(words) and any(g in ref_set(n + 1) for g in ngrams(words, n + 1)):
+            n += 1
+        out.append(n)
+    return out
+
+
+def nearest_neighbour_similarity(texts: Sequence[str], references: Sequence[str],
+                                 model: str = "embedded:minilm-l6") -> np.ndarray:
+    """Per text, the highest cosine similarity of its embedding to any reference text's embedding."""
+    from dualalign.train.embeddings import embed_texts
+
+    if not len(texts) or not len(references):
+        return np.full(len(texts), np.nan)
+    return (embed_texts(texts, model) @ embed_texts(references, model).T).max(axis=1)
+
+
+def copying_measures(texts: Sequence[str], references: Sequence[str], model: str = "embedded:minilm-l6",
+                     ngram_threshold: int = 8, similarity_threshold: float = 0.95) -> dict[str, float]:
+    """How close generated texts come to references (gold or exemplar sentences): longest shared word n-gram
+    (max, mean, share of texts sharing >= `ngram_threshold` words) and nearest-neighbour cosine similarity
+    (mean, max, share of texts at or above `similarity_threshold`)."""
+    shared = np.asarray(longest_shared_ngram(texts, references), dtype=float)
+    sims = nearest_neighbour_similarity(texts, references, model)
+    if not len(shared):
+        return {}
+    return {
+        "longest_shared_ngram_max": float(shared.max()),
+        "longest_shared_ngram_mean": float(shared.mean()),
+        "share_copied_ngram": float((shared >= ngram_threshold).mean()),
+        "nn_similarity_mean": float(np.mean(sims)),
+        "nn_similarity_max": float(np.max(sims)),
+        "share_near_duplicate": float((sims >= similarity_threshold).mean()),
+    }

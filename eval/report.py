@@ -1,0 +1,112 @@
+"""The comparison report: one self-contained `report.html` (plots inlined as base64 PNG, no external URLs).
+
+metrics.json schema (what `render_report` reads; every section is optional):
+
+    {
+      "run": {<free-form key: value, e.g. config_hash, seed, pack, model>},
+      "classification": {                       # MixtureResults.to_metrics()
+        "classifier": "embedding-logreg",
+        "labels": [str, ...],                   # label order of every matrix below
+        "seeds": [int, ...],
+        "summary": {mixture: {metric: {"mean": float, "sd": float | null}}},
+                                                # metrics: accuracy, macro_f1, micro_f1, macro_precision,
+                                                # macro_recall, n_train
+        "runs": [{"mixture", "seed", "n_train", "accuracy", "macro_f1", "micro_f1",
+                  "macro_precision", "macro_recall"}, ...],
+        "per_label_f1": {mixture: {label: {"mean": float, "sd": float | null}}},
+        "confusion": {mixture: {"labels": [str], "matrix": [[int]]}}   # rows true, columns predicted,
+                                                                       # summed over seeds
+      },
+      "intrinsic": {variant: {                  # intrinsic_measures(); null where not measurable
+        "sentences", "patients",
+        "label_tvd", "label_agreement", "term_tvd", "term_realisation", "grounding_rate",
+        "age_mentions", "age_agreement", "sex_mentions", "sex_agreement",          # with profiles
+        "distinct_1", "distinct_2", "distinct_3", "self_bleu", "embedding_dispersion",
+        "longest_shared_ngram_max", "longest_shared_ngram_mean", "share_copied_ngram",  # with references
+        "nn_similarity_mean", "nn_similarity_max", "share_near_duplicate",
+        "phi": {kind: {"count": int, "examples": [str]}}   # titled_name, phone, ssn, email,
+                                                           # record_number, texts_flagged
+      }}
+    }
+"""
+
+from __future__ import annotations
+
+import base64
+import io
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from dualalign.io import write_text
+
+TEMPLATE = "report.html.j2"
+
+
+def comparison_table(summary: dict[str, dict[str, dict[str, float | None]]], digits: int = 3) -> pd.DataFrame:
+    """Mixtures x metrics, each cell "mean ± sd" (sd left out when there is one seed)."""
+    def cell(stat: dict[str, float | None], metric: str) -> str:
+        if stat.get("mean") is None:
+            return "n/a"
+        d = 0 if metric == "n_train" else digits
+        sd = stat.get("sd")
+        return f"{stat['mean']:.{d}f}" + ("" if sd is None else f" ± {sd:.{d}f}")
+
+    return pd.DataFrame({mix: {m: cell(s, m) for m, s in stats.items()} for mix, stats in summary.items()}).T
+
+
+def figure_to_base64(fig: Any) -> str:
+    """A matplotlib figure as base64-encoded PNG."""
+    buf = io.BytesIO()
+    fig.savefig(buf, format="png", dpi=110, bbox_inches="tight")
+    return base64.b64encode(buf.getvalue()).decode("ascii")
+
+
+def _html_table(df: pd.DataFrame, digits: int = 3) -> str:
+    return df.to_html(classes="grid", float_format=lambda v: f"{v:.{digits}f}", na_rep="n/a", escape=True,
+                      border=0)
+
+
+def render_report(metrics: dict[str, Any], tables: dict[str, pd.DataFrame], examples: dict[str, dict[str, list[str]]],
+                  plots: dict[str, Any] | None, out_path: Path) -> Path:
+    """Write one self-contained HTML report to `out_path` (atomically) and return the path.
+
+    `metrics`: the metrics.json content (schema above); `tables`: extra named tables (e.g. cohort fidelity);
+    `examples`: label -> variant -> example sentences; `plots`: title -> matplotlib figure (cohort figures ...).
+    """
+    from jinja2 import Environment, FileSystemLoader, select_autoescape
+    from markupsafe import Markup
+
+    from dualalign.eval.intrinsic import intrinsic_table
+
+    classification = metrics.get("classification", {})
+    intrinsic = metrics.get("intrinsic", {})
+    per_label = classification.get("per_label_f1", {})
+    confusion = {
+        mix: Markup(_html_table(pd.DataFrame(c["matrix"], index=pd.Index(c["labels"], name="true \\ predicted"),
+                                             columns=c["labels"])))
+        for mix, c in classification.get("confusion", {}).items()
+    }
+    context = {
+        "run": metrics.get("run", {}),
+        "classifier": classification.get("classifier"),
+        "seeds": classification.get("seeds", []),
+        "headline": Markup(_html_table(comparison_table(classification["summary"])))
+        if classification.get("summary") else None,
+        "per_label": Markup(_html_table(pd.DataFrame(
+            {mix: {lab: s["mean"] for lab, s in labs.items()} for mix, labs in per_label.items()})))
+        if per_label else None,
+        "confusion": confusion,
+        "intrinsic": Markup(_html_table(intrinsic_table(intrinsic).T)) if intrinsic else None,
+        "phi": {v: {k: hit for k, hit in m.get("phi", {}).items() if hit["examples"]} for v, m in intrinsic.items()},
+        "examples": examples,
+        "tables": {name: Markup(_html_table(df)) for name, df in tables.items()},
+        "plots": {name: figure_to_base64(fig) for name, fig in (plots or {}).items()},
+    }
+    env = Environment(loader=FileSystemLoader(Path(__file__).parent / "templates"),
+                      autoescape=select_autoescape(["html", "j2"]))
+    page = env.get_template(TEMPLATE).render(**context)
+    out_path = Path(out_path)
+    write_text(out_path, page)
+    return out_path

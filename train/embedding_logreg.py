@@ -1,0 +1,31 @@
+"""`embedding-logreg`: frozen sentence embeddings + logistic regression, the fast baseline."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from dualalign.train.base import TextClassifier
+from dualalign.train.embeddings import DEFAULT_ENCODER, embed_texts
+
+
+class EmbeddingLogReg(TextClassifier):
+    """Logistic regression on unit-length sentence embeddings (MiniLM by default)."""
+
+    name = "embedding-logreg"
+
+    def __init__(self, model: str = DEFAULT_ENCODER, C: float = 10.0, max_iter: int = 2000,
+                 batch_size: int = 64, seed: int = 0):
+        self.model = model
+        self.C = C
+        self.max_iter = max_iter
+        self.batch_size = batch_size
+        self.seed = seed
+
+    def _fit(self, texts: list[str], y: np.ndarray) -> None:
+        from sklearn.linear_model import LogisticRegression
+
+        x = embed_texts(texts, self.model, self.batch_size)
+        self.logreg_ = LogisticRegression(C=self.C, max_iter=self.max_iter, random_state=self.seed).fit(x, y)
+
+    def _predict_proba(self, texts: list[str]) -> np.ndarray:
+        return self.logreg_.predict_proba(embed_texts(texts, self.model, self.batch_size))

@@ -1,0 +1,167 @@
+"""Training-data mixtures (gold, gold+guided, gold+unguided, guided, unguided) and the seeded comparison.
+
+`run_mixtures` trains one classifier per mixture and seed, scores each on a held-out real test set, and returns
+a tidy table (one row per mixture and seed) with a summary (mean and sd per mixture) and summed confusion matrices.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from dualalign.errors import ConfigError, DataError
+
+log = logging.getLogger(__name__)
+
+MIXTURES = ("gold", "gold+guided", "gold+unguided", "guided", "unguided")
+METRICS = ("accuracy", "macro_f1", "micro_f1", "macro_precision", "macro_recall")
+
+
+@dataclass(frozen=True)
+class LabelledTexts:
+    """Texts with one label each."""
+
+    texts: list[str]
+    labels: list[str]
+
+    def __post_init__(self) -> None:
+        if len(self.texts) != len(self.labels):
+            raise DataError(f"{len(self.texts)} texts but {len(self.labels)} labels")
+
+    @classmethod
+    def from_frame(cls, df: pd.DataFrame, text: str = "text", label: str = "label") -> LabelledTexts:
+        missing = [c for c in (text, label) if c not in df.columns]
+        if missing:
+            raise DataError(f"table has no column(s) {missing}; columns: {list(df.columns)}")
+        return cls(df[text].astype(str).tolist(), df[label].astype(str).tolist())
+
+    def __len__(self) -> int:
+        return len(self.texts)
+
+    def take(self, idx: Sequence[int]) -> LabelledTexts:
+        return LabelledTexts([self.texts[i] for i in idx], [self.labels[i] for i in idx])
+
+    def __add__(self, other: LabelledTexts) -> LabelledTexts:
+        return LabelledTexts(self.texts + other.texts, self.labels + other.labels)
+
+
+def synthetic_count(n_gold: int, n_available: int, ratio: float | None, cap: int | None) -> int:
+    """How many synthetic rows a mixture draws: `ratio` per gold row (None: all), at most `cap` and what exists."""
+    n = n_available if ratio is None else int(round(ratio * n_gold))
+    if cap is not None:
+        n = min(n, cap)
+    if n > n_available:
+        log.warning("asked for %d synthetic rows, only %d exist: using all of them", n, n_available)
+    return min(n, n_available)
+
+
+def build_mixture(name: str, gold: LabelledTexts, guided: LabelledTexts | None = None,
+                  unguided: LabelledTexts | None = None, ratio: float | None = 1.0, cap: int | None = None,
+                  seed: int = 0) -> LabelledTexts:
+    """One mixture's training set. Synthetic rows are drawn without replacement with a seeded generator;
+    synthetic-only mixtures draw as many rows as `gold+<variant>` adds (ratio per gold row, or `cap`)."""
+    if name not in MIXTURES:
+        raise ConfigError(f"unknown mixture {name!r}; known mixtures: {', '.join(MIXTURES)}")
+    if ratio is not None and ratio < 0:
+        raise ConfigError(f"mixture ratio must be >= 0 (synthetic rows per gold row), got {ratio}")
+    if name == "gold":
+        return gold
+    variant = name.removeprefix("gold+")
+    synthetic = {"guided": guided, "unguided": unguided}[variant]
+    if synthetic is None or len(synthetic) == 0:
+        raise DataError(f"mixture {name!r} needs {variant} synthetic texts, and none were given")
+    n = synthetic_count(len(gold), len(synthetic), ratio, cap)
+    drawn = synthetic.take(np.random.default_rng(seed).choice(len(synthetic), size=n, replace=False))
+    return gold + drawn if name.startswith("gold+") else drawn
+
+
+@dataclass
+class MixtureResults:
+    """The comparison: `table` (mixture, seed, n_train, metrics...), `summary` (mixture x metric mean/sd),
+    per-label F1 per mixture and seed, and confusion matrices summed over seeds."""
+
+    classifier: str
+    labels: list[str]
+    table: pd.DataFrame
+    per_label: pd.DataFrame
+    confusion: dict[str, list[list[int]]] = field(default_factory=dict)
+
+    @property
+    def summary(self) -> pd.DataFrame:
+        return summarize(self.table)
+
+    def to_metrics(self) -> dict[str, Any]:
+        """The `classification` section of metrics.json (schema in `dualalign.eval.report`)."""
+        summary = self.summary
+        per_label_f1: dict[str, dict[str, dict]] = {}
+        f1 = self.per_label.groupby(["mixture", "label"], sort=False)["f1"].agg(["mean", "std"])
+        for (mix, lab), row in f1.iterrows():
+            per_label_f1.setdefault(mix, {})[lab] = {"mean": _num(row["mean"]), "sd": _num(row["std"])}
+        return {
+            "classifier": self.classifier,
+            "labels": self.labels,
+            "seeds": sorted(int(s) for s in self.table["seed"].unique()),
+            "summary": {
+                mix: {m: {"mean": _num(summary.loc[mix, (m, "mean")]), "sd": _num(summary.loc[mix, (m, "sd")])}
+                      for m in (*METRICS, "n_train")}
+                for mix in summary.index
+            },
+            "runs": json.loads(self.table.to_json(orient="records")),
+            "per_label_f1": per_label_f1,
+            "confusion": {mix: {"labels": self.labels, "matrix": m} for mix, m in self.confusion.items()},
+        }
+
+
+def _num(value: Any) -> float | None:
+    return None if pd.isna(value) else float(value)
+
+
+def summarize(table: pd.DataFrame) -> pd.DataFrame:
+    """Mean and standard deviation (ddof=1; NaN for one seed) of each metric per mixture, in mixture order."""
+    cols = [c for c in (*METRICS, "n_train") if c in table.columns]
+    out = table.groupby("mixture", sort=False)[cols].agg(["mean", "std"])
+    return out.rename(columns={"std": "sd"}, level=1)
+
+
+def run_mixtures(classifier: str, gold: LabelledTexts, test: LabelledTexts, guided: LabelledTexts | None = None,
+                 unguided: LabelledTexts | None = None, mixtures: Sequence[str] | None = None,
+                 seeds: Sequence[int] = (0, 1, 2), ratio: float | None = 1.0, cap: int | None = None,
+                 settings: dict[str, Any] | None = None) -> MixtureResults:
+    """Train `classifier` (a registry name) on each mixture with each seed and score it on the real `test` set.
+
+    `mixtures` defaults to every mixture whose data was given. The seed drives both the synthetic draw and the
+    classifier. The label set is the test set's and gold's labels; a training label outside it is a DataError.
+    """
+    from dualalign.eval.classification import classification_metrics
+    from dualalign.train.registry import make_classifier
+
+    if len(test) == 0:
+        raise DataError("run_mixtures: the test set is empty")
+    if not seeds:
+        raise ConfigError("run_mixtures: give at least one seed")
+    given = {"guided": guided is not None, "unguided": unguided is not None}
+    mixtures = list(mixtures) if mixtures is not None else [
+        m for m in MIXTURES if m == "gold" or given[m.removeprefix("gold+")]]
+    labels = sorted(set(test.labels) | set(gold.labels))
+    rows, label_rows, confusion = [], [], {}
+    for mix in mixtures:
+        for seed in seeds:
+            train = build_mixture(mix, gold, guided, unguided, ratio=ratio, cap=cap, seed=seed)
+            stray = sorted(set(train.labels) - set(labels))
+            if stray:
+                raise DataError(f"mixture {mix!r}: training labels {stray} occur in neither the test set nor gold")
+            model = make_classifier(classifier, **{**(settings or {}), "seed": seed}).fit(train.texts, train.labels)
+            scores = classification_metrics(test.labels, model.predict(test.texts), labels)
+            rows.append({"mixture": mix, "seed": seed, "n_train": len(train), **{m: scores[m] for m in METRICS}})
+            label_rows += [{"mixture": mix, "seed": seed, "label": lab, **vals}
+                           for lab, vals in scores["per_label"].items()]
+            matrix = np.asarray(scores["confusion_matrix"])
+            confusion[mix] = (np.asarray(confusion[mix]) + matrix).tolist() if mix in confusion else matrix.tolist()
+            log.info("%s seed %d: macro-F1 %.3f (n_train %d)", mix, seed, scores["macro_f1"], len(train))
+    return MixtureResults(classifier, labels, pd.DataFrame(rows), pd.DataFrame(label_rows), confusion)
