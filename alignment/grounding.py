@@ -1,9 +1,10 @@
 """Grounding checks: does a sentence say what it was asked to say, and is it new?
 
-A sentence planned with a mention is grounded when its label is the planned one and it expresses the planned
-term: the term's words appear in it (lexical match), or its MiniLM embedding is close enough to
-"<label name>: <term>". A sentence written without a plan (unguided, statistical) is grounded when it expresses
-the label it claims: close enough to one of that label's terms or its definition. Sentences close to a pack
+Every sentence is checked the same way for whether it expresses the label it claims (`expresses_label`: its
+MiniLM embedding is close enough to one of that label's terms or its definition); this rate compares variants
+like with like. `grounded` is each sentence's own bar: a sentence planned with a mention must carry the planned
+label and express the planned term (the term's words appear in it, or it is close enough to
+"<label name>: <term>"); a sentence written without a plan (unguided, statistical) must express its label. Sentences close to a pack
 example are flagged as copies; sentences close to an earlier sentence of the same variant as near-duplicates.
 """
 
@@ -49,12 +50,13 @@ class Grounder:
         self.examples = embed(self.encoder, examples) if examples else np.zeros((0, 384), dtype=np.float32)
 
     def score(self, sentences: pd.DataFrame) -> pd.DataFrame:
-        """Add term_match, similarity, grounded, copies_example, near_duplicate and passed columns."""
+        """Add term_match, similarity, label_similarity, expresses_label, grounded, copies_example,
+        near_duplicate and passed columns."""
         out = sentences.copy()
         if out.empty:
-            for col in ("term_match", "grounded", "copies_example", "near_duplicate", "passed"):
+            for col in ("term_match", "expresses_label", "grounded", "copies_example", "near_duplicate", "passed"):
                 out[col] = pd.Series(dtype=bool)
-            out["similarity"] = pd.Series(dtype=float)
+            out["similarity"] = out["label_similarity"] = pd.Series(dtype=float)
             return out
         vectors = embed(self.encoder, out["text"].tolist())
         planned = out["planned_term"].notna().to_numpy()
@@ -69,15 +71,18 @@ class Grounder:
                 for lab, term in zip(out.loc[planned, "planned_label"], out.loc[planned, "planned_term"])
             ]
             similarity[planned] = np.einsum("ij,ij->i", vectors[planned], embed(self.encoder, targets))
+        label_similarity = np.full(len(out), -1.0, dtype=np.float32)
         for label, targets in self.label_targets.items():
-            rows = ~planned & (out["label"] == label).to_numpy()
+            rows = (out["label"] == label).to_numpy()
             if rows.any():
-                similarity[rows] = (vectors[rows] @ embed(self.encoder, targets).T).max(axis=1)
+                label_similarity[rows] = (vectors[rows] @ embed(self.encoder, targets).T).max(axis=1)
+        similarity[~planned] = label_similarity[~planned]
         out["similarity"] = similarity.round(4)
-        expresses = out["term_match"].to_numpy() | (similarity >= self.cfg.threshold)
-        right_label = ~planned | (out["label"] == out["planned_label"]).to_numpy()
-        known_label = out["label"].isin(self.pack.label_ids).to_numpy()
-        out["grounded"] = expresses & right_label & known_label
+        out["label_similarity"] = label_similarity.round(4)
+        out["expresses_label"] = label_similarity >= self.cfg.threshold  # the same check for every variant
+        expresses_term = out["term_match"].to_numpy() | (similarity >= self.cfg.threshold)
+        right_label = (out["label"] == out["planned_label"]).to_numpy()
+        out["grounded"] = np.where(planned, expresses_term & right_label, out["expresses_label"].to_numpy())
         out["copies_example"] = self._copies(vectors)
         out["near_duplicate"] = self._near_duplicates(vectors, out["variant"].to_numpy())
         out["passed"] = out["grounded"] & ~out["copies_example"] & ~out["near_duplicate"]

@@ -1,4 +1,4 @@
-"""`dualalign run`: cohort -> trajectories -> plans -> generation, each stage skipped when its config and
+"""`dualalign run`: cohort -> trajectories -> plans -> generation -> evaluation, each stage skipped when its config and
 inputs are unchanged, each writing its artifacts atomically into the run folder."""
 
 from __future__ import annotations
@@ -19,7 +19,7 @@ from dualalign.runfolder import RunFolder, Timer
 
 log = logging.getLogger(__name__)
 
-STAGES = ("cohort", "trajectories", "plans", "generate")
+STAGES = ("cohort", "trajectories", "plans", "generate", "evaluate")
 
 
 class Pipeline:
@@ -100,6 +100,15 @@ class Pipeline:
             [self.run.path / PLANS],
             lambda: run_generation_stage(self.config, self.run, progress=self.progress, engine=self.engine),
         )
+
+    def evaluate(self) -> None:
+        from dualalign.eval.stage import evaluate_run
+
+        cfg = self.config.evaluation
+        inputs = [self.run.path / "sentences.parquet", self.run.path / "cohort.parquet"]
+        inputs += [Path(cfg.gold)] if cfg.gold else []
+        section = {"evaluation": cfg.model_dump(mode="json"), "pack": self.config.trajectories.pack}
+        self._stage("evaluate", section, inputs, lambda: evaluate_run(self.config, self.run))
 
     def run_all(self, stages: tuple[str, ...] = STAGES) -> None:
         for name in STAGES:

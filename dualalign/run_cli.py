@@ -13,20 +13,24 @@ console = Console()
 
 def show_generation(metrics: dict) -> None:
     figures = metrics.get("generation", {})
-    table = Table("variant", "requests", "failed", "retried", "sentences", "grounding rate", "copies", "near-dup.")
+    if not figures:
+        return
+    table = Table("variant", "requests", "failed", "retried", "sentences", "grounded", "expresses label", "copies",
+                  "near-dup.", title="generation and grounding checks")  # fmt: skip
     for variant, f in figures.items():
-        rate = "-" if f["grounding_rate"] is None else f"{f['grounding_rate']:.1%}"
-        table.add_row(variant, *map(str, (f["requests"], f["failed"], f["retried"], f["sentences"])), rate,
+        rates = ["-" if f[k] is None else f"{f[k]:.1%}" for k in ("grounding_rate", "label_expression_rate")]
+        table.add_row(variant, *map(str, (f["requests"], f["failed"], f["retried"], f["sentences"])), *rates,
                       str(f["copies_example"]), str(f["near_duplicates"]))  # fmt: skip
     console.print(table)
 
 
 def run(
     config: Path = typer.Argument(..., help="Run config YAML."),
-    stages: str = typer.Option(",".join(("cohort", "trajectories", "plans", "generate")), help="Stages to run."),
+    stages: str = typer.Option("cohort,trajectories,plans,generate,evaluate", help="Stages to run."),
     force: bool = typer.Option(False, help="Run stages even when their config and inputs are unchanged."),
 ) -> None:
-    """Run the pipeline of a config: cohort -> trajectories -> plans -> generate; unchanged stages are skipped."""
+    """Run the pipeline of a config: cohort -> trajectories -> plans -> generate -> evaluate (unchanged stages are
+    skipped)."""
     from dualalign.io import read_json
     from dualalign.pipeline import STAGES, Pipeline
     from dualalign.runconfig import load_config
@@ -66,6 +70,107 @@ def generate(
     show_generation(read_json(run_dir / "metrics.json"))
 
 
+def show_evaluation(metrics: dict) -> None:
+    intrinsic = metrics.get("intrinsic", {})
+    if intrinsic:
+        keys = ("sentences", "grounding_rate", "label_agreement", "distinct_2", "self_bleu", "nn_similarity_max")
+        table = Table("variant", *keys, title="intrinsic measures")
+        for variant, m in intrinsic.items():
+            table.add_row(variant, *("-" if m.get(k) is None else f"{m[k]:.3g}" for k in keys))
+        console.print(table)
+    summary = metrics.get("classification", {}).get("summary", {})
+    if summary:
+        table = Table("mixture", "macro-F1", "accuracy", "n_train", title="downstream classifier on held-out gold")
+        for mixture, s in summary.items():
+            f1, acc = s["macro_f1"], s["accuracy"]
+            table.add_row(mixture, _mean_sd(f1), _mean_sd(acc), f"{s['n_train']['mean']:.0f}")
+        console.print(table)
+
+
+def _mean_sd(stat: dict) -> str:
+    return f"{stat['mean']:.3f}" + ("" if stat.get("sd") is None else f" ± {stat['sd']:.3f}")
+
+
+def demo(
+    out: Path = typer.Option(Path("runs/demo"), help="Run folder."),
+    gold: Path = typer.Option(None, help="Real labelled sentences (CSV/Parquet): also train and compare on them."),
+    text_col: str = typer.Option("text", help="Text column of --gold."),
+    label_col: str = typer.Option("label", help="Label column of --gold (pack label ids or names)."),
+) -> None:
+    """The Alzheimer's pipeline end to end on the embedded defaults (built-in spec and pack, SmolLM2 via vLLM)."""
+    from importlib import resources
+
+    from dualalign.config import read_yaml, validate_model
+    from dualalign.io import read_json
+    from dualalign.pipeline import Pipeline
+    from dualalign.runconfig import RunConfig
+
+    source = resources.files("dualalign") / "configs" / "demo.yaml"
+    data = read_yaml(Path(str(source)))
+    data["out_dir"] = str(out)
+    if gold is not None:
+        data["evaluation"] = {"gold": str(gold), "text_column": text_col, "label_column": label_col}
+    pipeline = Pipeline(validate_model(RunConfig, data, str(source)))
+    pipeline.run_all()
+    metrics = read_json(pipeline.run.path / "metrics.json")
+    show_generation(metrics)
+    show_evaluation(metrics)
+    console.print(f"report: [bold]{(pipeline.run.path / 'report.html').resolve()}[/]  (metrics: metrics.json beside it)")
+
+
+def report(run_dir: Path = typer.Argument(..., help="A run folder with metrics.json.")) -> None:
+    """Re-render a run folder's report.html from its metrics.json and outputs, and print its figures."""
+    from dualalign.errors import DataError
+    from dualalign.eval.stage import write_report
+    from dualalign.io import read_json
+    from dualalign.runconfig import load_config
+    from dualalign.runfolder import RunFolder
+    from dualalign.trajectories.pack import load_pack
+
+    if not (run_dir / "metrics.json").is_file():
+        raise DataError(f"{run_dir}: no metrics.json (run `dualalign run CONFIG` first)")
+    config = load_config(run_dir / "config.yaml")
+    path = write_report(RunFolder(run_dir), load_pack(config.trajectories.pack), config.evaluation.examples_per_cell)
+    metrics = read_json(run_dir / "metrics.json")
+    show_generation(metrics)
+    show_evaluation(metrics)
+    console.print(f"report: [bold]{path.resolve()}[/]")
+
+
+def tstr(
+    real: Path = typer.Option(..., help="Real labelled text (CSV/Parquet), scored as the test set."),
+    labels: str = typer.Option(..., help="The pack whose label set is generated (a built-in name or a YAML path)."),
+    text_col: str = typer.Option("text"),
+    label_col: str = typer.Option("label", help="Label column (pack label ids or the labels' names)."),
+    classifier: str = typer.Option("embedding-logreg", help="embedding-logreg, encoder or lora-llm."),
+    per_label: int = typer.Option(20, help="Generation requests per label and variant."),
+    variants: str = typer.Option("guided,unguided"),
+    gold_fraction: float = typer.Option(0.0, help="Share of the real rows kept apart as gold and mixed in."),
+    out: Path = typer.Option(Path("runs/tstr"), help="Output folder (generations resume from it)."),
+    seed: int = typer.Option(0),
+    engine: str = typer.Option("vllm", help="vllm, openai or transformers."),
+    model: str = typer.Option("embedded:smollm2-135m-instruct"),
+    base_url: str = typer.Option(None, help="For --engine openai."),
+) -> None:
+    """Train on synthetic, test on real: generate each variant's labelled text, train, score on the real rows."""
+    from dualalign.config import EngineConfig, validate_model
+    from dualalign.tstr import run_tstr
+
+    engine_config = validate_model(EngineConfig, {"kind": engine, "model": model, "base_url": base_url}, "command line")
+    wanted = tuple(v.strip() for v in variants.split(",") if v.strip())
+    metrics = run_tstr(real, labels, out, text_col, label_col, classifier, per_label, wanted, gold_fraction, seed,
+                       engine_config)  # fmt: skip
+    table = Table("trained on", "n_train", "macro-F1", "micro-F1", "accuracy",
+                  title=f"train on synthetic, test on real ({metrics['setup']['test_rows']} real rows)")  # fmt: skip
+    for name, f in metrics["tstr"].items():
+        table.add_row(name, str(f["n_train"]), f"{f['macro_f1']:.3f}", f"{f['micro_f1']:.3f}", f"{f['accuracy']:.3f}")
+    console.print(table)
+    console.print(f"metrics: [bold]{out / 'metrics.json'}[/]")
+
+
 def register(app: typer.Typer) -> None:
+    app.command()(demo)
+    app.command()(tstr)
     app.command()(run)
     app.command()(generate)
+    app.command()(report)

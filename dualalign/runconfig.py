@@ -9,6 +9,7 @@ from pydantic import Field
 from dualalign.alignment.config import AlignmentConfig
 from dualalign.cohorts.config import CohortConfig
 from dualalign.config import EngineConfig, StrictModel, load_model_yaml
+from dualalign.eval.config import EvaluationConfig
 from dualalign.trajectories.config import TrajectoryConfig
 
 
@@ -21,6 +22,7 @@ class RunConfig(StrictModel):
     trajectories: TrajectoryConfig = Field(default_factory=TrajectoryConfig)
     alignment: AlignmentConfig = Field(default_factory=AlignmentConfig)
     engine: EngineConfig = Field(default_factory=EngineConfig)
+    evaluation: EvaluationConfig = Field(default_factory=EvaluationConfig)
 
 
 def load_config(path: str | Path) -> RunConfig:

@@ -57,7 +57,9 @@ def comparison_table(summary: dict[str, dict[str, dict[str, float | None]]], dig
 
 
 def figure_to_base64(fig: Any) -> str:
-    """A matplotlib figure as base64-encoded PNG."""
+    """A matplotlib figure (or PNG bytes already rendered) as base64-encoded PNG."""
+    if isinstance(fig, bytes):
+        return base64.b64encode(fig).decode("ascii")
     buf = io.BytesIO()
     fig.savefig(buf, format="png", dpi=110, bbox_inches="tight")
     return base64.b64encode(buf.getvalue()).decode("ascii")
@@ -73,7 +75,7 @@ def render_report(metrics: dict[str, Any], tables: dict[str, pd.DataFrame], exam
     """Write one self-contained HTML report to `out_path` (atomically) and return the path.
 
     `metrics`: the metrics.json content (schema above); `tables`: extra named tables (e.g. cohort fidelity);
-    `examples`: label -> variant -> example sentences; `plots`: title -> matplotlib figure (cohort figures ...).
+    `examples`: label -> variant -> example sentences; `plots`: title -> matplotlib figure or PNG bytes (cohort figures ...).
     """
     from jinja2 import Environment, FileSystemLoader, select_autoescape
     from markupsafe import Markup

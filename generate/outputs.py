@@ -122,6 +122,7 @@ def generation_figures(notes: pd.DataFrame, sentences: pd.DataFrame) -> dict:
             "retried": int((group["attempts"] > 1).sum()),
             "sentences": int(len(sents)),
             "grounding_rate": round(float(sents["grounded"].mean()), 4) if len(sents) else None,
+            "label_expression_rate": round(float(sents["expresses_label"].mean()), 4) if len(sents) else None,
             "term_match_rate": round(float(sents["term_match"].mean()), 4) if len(sents) else None,
             "copies_example": int(sents["copies_example"].sum()),
             "near_duplicates": int(sents["near_duplicate"].sum()),

@@ -87,3 +87,14 @@ def test_labelset_plans_and_variant_checks(pack):
 def test_duplicate_variants_are_a_config_error():
     with pytest.raises(ValueError, match="variants repeat"):
         AlignmentConfig(variants=["guided", "guided"])
+
+
+@pytest.mark.parametrize("granularity", ["sentences", "notes"])
+def test_sparse_profiles_render(pack, cohort, granularity):
+    """Missing race, sex and education (an 'other' race, a NaN) leave those words out instead of failing."""
+    profiles, notes = cohort
+    sparse = profiles.assign(race_ethnicity="other", sex=None, education_years=float("nan"))
+    plans = build_note_plans(sparse, notes, pack, AlignmentConfig(max_notes_per_patient=1, granularity=granularity,
+                                                                  variants=["guided"]), seed=0)  # fmt: skip
+    lines = [next(line for line in p.messages[1].content.splitlines() if line.startswith("Patient:")) for p in plans]
+    assert all(line.endswith("-year-old patient.") for line in lines), lines

@@ -43,6 +43,8 @@ def test_grounding_decisions(grounder):
     ])  # fmt: skip
     scored = grounder.score(table)
     assert scored["grounded"].tolist() == [True, False, False, True, False, True, True]
+    # the like-for-like check: does each sentence express the label it claims? (row 3 claims the wrong label)
+    assert scored["expresses_label"].tolist() == [True, False, False, True, False, True, True]
     assert scored["term_match"].tolist()[:3] == [True, False, True]
     assert scored["copies_example"].tolist() == [False] * 5 + [True, False]
     assert scored["near_duplicate"].tolist() == [False] * 6 + [True]

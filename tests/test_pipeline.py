@@ -24,7 +24,7 @@ def small_config(out_dir, **alignment) -> dict:
     return {
         "seed": 5,
         "out_dir": str(out_dir),
-        "cohort": {"n_profiles": 8, "spec_rows": 1000, "plots": False},
+        "cohort": {"n_profiles": 8, "spec_rows": 1000},
         "alignment": {"max_notes_per_patient": 1, "max_tokens": 160, **alignment},
     }
 
@@ -65,6 +65,17 @@ def test_sentences_carry_pack_labels_and_grounding_is_reported_per_variant(small
         assert f["sentences"] == len(variant_rows)
         assert f["grounding_rate"] == pytest.approx(variant_rows["grounded"].mean(), abs=1e-4)
     assert read_json(out / "metrics.json")["cohort"]["privacy"]["exact_copies"] == 0
+
+
+def test_evaluation_writes_intrinsic_measures_and_a_self_contained_report(small_run):
+    _, out = small_run
+    intrinsic = read_json(out / "metrics.json")["intrinsic"]
+    assert set(intrinsic) == {"guided", "unguided", "statistical", "semantic"}
+    for m in intrinsic.values():
+        assert 0 <= m["distinct_2"] <= 1 and m["sentences"] > 0
+    page = (out / "report.html").read_text()
+    assert "http://" not in page and "https://" not in page
+    assert "guided" in page and "data:image/png;base64," in page  # cohort plots inlined
 
 
 def test_exports_open_in_their_tools(small_run):
