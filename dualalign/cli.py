@@ -56,7 +56,7 @@ def main() -> None:
     try:
         app()
     except DualAlignError as err:
-        console.print(f"[bold red]error:[/] {err}", highlight=False)
+        console.print(f"[bold red]error:[/] {err}", highlight=False, soft_wrap=True)
         sys.exit(2)
 
 
