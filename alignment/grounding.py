@@ -16,7 +16,7 @@ import numpy as np
 import pandas as pd
 
 from dualalign.alignment.config import GroundingConfig
-from dualalign.trajectories.embedding import embed, load_encoder
+from dualalign.generate.embeddings import load_sentence_encoder
 from dualalign.trajectories.labelset import label_terms
 from dualalign.trajectories.pack import ConditionPack
 
@@ -40,14 +40,14 @@ class Grounder:
     def __init__(self, pack: ConditionPack, cfg: GroundingConfig):
         self.pack = pack
         self.cfg = cfg
-        self.encoder = load_encoder(cfg.embedding_model)
+        self.encoder = load_sentence_encoder(cfg.embedding_model)
         self.label_targets = {
             label: [f"{pack.labels[label].name}: {t}" for t in label_terms(pack, label)[0]]
             + [pack.labels[label].definition]
             for label in pack.label_ids
         }
         examples = [e for label in pack.labels.values() for e in label.examples]
-        self.examples = embed(self.encoder, examples) if examples else np.zeros((0, 384), dtype=np.float32)
+        self.examples = self.encoder.embed(examples)
 
     def score(self, sentences: pd.DataFrame) -> pd.DataFrame:
         """Add term_match, similarity, label_similarity, expresses_label, grounded, copies_example,
@@ -58,7 +58,7 @@ class Grounder:
                 out[col] = pd.Series(dtype=bool)
             out["similarity"] = out["label_similarity"] = pd.Series(dtype=float)
             return out
-        vectors = embed(self.encoder, out["text"].tolist())
+        vectors = self.encoder.embed(out["text"].tolist())
         planned = out["planned_term"].notna().to_numpy()
         out["term_match"] = [
             bool(term_in_text(term, text)) if isinstance(term, str) else False
@@ -70,12 +70,12 @@ class Grounder:
                 f"{self.pack.labels[lab].name}: {term}"
                 for lab, term in zip(out.loc[planned, "planned_label"], out.loc[planned, "planned_term"])
             ]
-            similarity[planned] = np.einsum("ij,ij->i", vectors[planned], embed(self.encoder, targets))
+            similarity[planned] = np.einsum("ij,ij->i", vectors[planned], self.encoder.embed(targets))
         label_similarity = np.full(len(out), -1.0, dtype=np.float32)
         for label, targets in self.label_targets.items():
             rows = (out["label"] == label).to_numpy()
             if rows.any():
-                label_similarity[rows] = (vectors[rows] @ embed(self.encoder, targets).T).max(axis=1)
+                label_similarity[rows] = (vectors[rows] @ self.encoder.embed(targets).T).max(axis=1)
         similarity[~planned] = label_similarity[~planned]
         out["similarity"] = similarity.round(4)
         out["label_similarity"] = label_similarity.round(4)

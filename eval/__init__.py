@@ -9,8 +9,7 @@ Entry points (imported lazily, so `dualalign --help` stays fast):
 - `render_report(metrics, tables, examples, plots, out_path)`, `comparison_table` (report.py; metrics.json schema)
 """
 
-from importlib import import_module
-from typing import Any
+from dualalign.lazy import lazy_exports
 
 _EXPORTS = {
     "classification_metrics": "classification",
@@ -32,7 +31,4 @@ _EXPORTS = {
 __all__ = list(_EXPORTS)
 
 
-def __getattr__(name: str) -> Any:
-    if name in _EXPORTS:
-        return getattr(import_module(f"dualalign.eval.{_EXPORTS[name]}"), name)
-    raise AttributeError(f"module 'dualalign.eval' has no attribute {name!r}")
+__getattr__ = lazy_exports(__name__, _EXPORTS)

@@ -38,6 +38,20 @@ def match_mentions(sentences: list[dict], mentions: list[PlannedMention]) -> lis
     return pairs
 
 
+def plan_fields(plan: Plan) -> dict:
+    """The columns a note row and its sentence rows share."""
+    return {
+        "plan_id": plan.id,
+        "variant": plan.variant,
+        "kind": plan.kind,
+        "patient_id": plan.patient_id,
+        "note_id": plan.note_id,
+        "note_type": plan.note_type,
+        "visit_date": plan.visit_date,
+        "stage": plan.stage,
+    }
+
+
 def sentence_rows(plan: Plan, parsed: dict) -> list[dict]:
     replies = parsed["sentences"]
     pairs = match_mentions(replies, plan.mentions) if plan.prompted else [None] * len(replies)
@@ -46,14 +60,7 @@ def sentence_rows(plan: Plan, parsed: dict) -> list[dict]:
         rows.append(
             {
                 "sentence_id": f"{plan.id}-s{i + 1:02d}",
-                "plan_id": plan.id,
-                "variant": plan.variant,
-                "kind": plan.kind,
-                "patient_id": plan.patient_id,
-                "note_id": plan.note_id,
-                "note_type": plan.note_type,
-                "visit_date": plan.visit_date,
-                "stage": plan.stage,
+                **plan_fields(plan),
                 "section": reply.get("section"),
                 "text": reply["text"].strip(),
                 "label": reply["label"],
@@ -88,14 +95,7 @@ def build_outputs(
         sentences += rows
         notes.append(
             {
-                "plan_id": plan.id,
-                "variant": plan.variant,
-                "kind": plan.kind,
-                "patient_id": plan.patient_id,
-                "note_id": plan.note_id,
-                "note_type": plan.note_type,
-                "visit_date": plan.visit_date,
-                "stage": plan.stage,
+                **plan_fields(plan),
                 "text": note_text(rows),
                 "n_sentences": len(rows),
                 "n_planned": plan.n_sentences,

@@ -8,7 +8,7 @@ import numpy as np
 import pandas as pd
 import pytest
 from dualalign.trajectories import TrajectoryConfig, load_pack, sample_trajectories
-from dualalign.trajectories.embedding import load_encoder
+from dualalign.generate.embeddings import load_sentence_encoder
 from dualalign.trajectories.store import TrajectoryStore, notes_to_table
 
 from dualalign.errors import DataError
@@ -61,7 +61,7 @@ def pack():
 @pytest.fixture(scope="module")
 def encoder():
     """The real embedded all-MiniLM-L6-v2, loaded once for this module."""
-    return load_encoder("embedded:minilm-l6")
+    return load_sentence_encoder("embedded:minilm-l6")
 
 
 @pytest.fixture(scope="module")

@@ -8,8 +8,7 @@ Entry points (imported lazily, so `dualalign --help` stays fast):
 - `TrainConfig` (config.py), the run config's `train:` section
 """
 
-from importlib import import_module
-from typing import Any
+from dualalign.lazy import lazy_exports
 
 _EXPORTS = {
     "make_classifier": "registry",
@@ -25,12 +24,8 @@ _EXPORTS = {
     "MixtureResults": "mixtures",
     "MIXTURES": "mixtures",
     "TrainConfig": "config",
-    "embed_texts": "embeddings",
 }
 __all__ = list(_EXPORTS)
 
 
-def __getattr__(name: str) -> Any:
-    if name in _EXPORTS:
-        return getattr(import_module(f"dualalign.train.{_EXPORTS[name]}"), name)
-    raise AttributeError(f"module 'dualalign.train' has no attribute {name!r}")
+__getattr__ = lazy_exports(__name__, _EXPORTS)

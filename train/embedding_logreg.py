@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 
 from dualalign.train.base import TextClassifier
-from dualalign.train.embeddings import DEFAULT_ENCODER, embed_texts
+from dualalign.generate.embeddings import DEFAULT_ENCODER, embed_texts
 
 
 class EmbeddingLogReg(TextClassifier):

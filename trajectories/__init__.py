@@ -8,8 +8,7 @@ Entry points (imported lazily, so `dualalign --help` stays fast):
 - `TrajectoryStore` (store.py), `calibration_table` (calibration.py), `draft_pack_from_hpo` (hpo.py)
 """
 
-from importlib import import_module
-from typing import Any
+from dualalign.lazy import lazy_exports
 
 _EXPORTS = {
     "ConditionPack": "pack",
@@ -29,7 +28,4 @@ _EXPORTS = {
 __all__ = list(_EXPORTS)
 
 
-def __getattr__(name: str) -> Any:
-    if name in _EXPORTS:
-        return getattr(import_module(f"dualalign.trajectories.{_EXPORTS[name]}"), name)
-    raise AttributeError(f"module 'dualalign.trajectories' has no attribute {name!r}")
+__getattr__ = lazy_exports(__name__, _EXPORTS)

@@ -7,7 +7,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 from dualalign.trajectories.config import TrajectoryConfig
-from dualalign.trajectories.embedding import load_encoder
+from dualalign.generate.embeddings import load_sentence_encoder
 from dualalign.trajectories.pack import load_pack
 from dualalign.trajectories.sample import NOTE_COLUMNS, sample_from_model
 from dualalign.trajectories.store import TrajectoryStore
@@ -28,7 +28,7 @@ def sample_trajectories(profiles: pd.DataFrame, cfg: TrajectoryConfig, seed: int
         return sample_from_model(profiles, pack, **window).notes
     store = TrajectoryStore.read(cfg.store, pack)
     if cfg.embedding_weight > 0:
-        store.build_index(load_encoder(cfg.embedding_model))
+        store.build_index(load_sentence_encoder(cfg.embedding_model))
     return store.sample(profiles, k=cfg.k_neighbors, embedding_weight=cfg.embedding_weight, **window)
 
 

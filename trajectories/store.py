@@ -30,7 +30,7 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-from dualalign.trajectories.embedding import embed, load_encoder
+from dualalign.generate.embeddings import load_sentence_encoder
 from dualalign.trajectories.mentions import draw_terms, label_multipliers, label_probabilities
 from dualalign.trajectories.pack import ConditionPack
 from dualalign.trajectories.profiles import check_profiles, demo_profiles, risk_matrix
@@ -175,8 +175,8 @@ class TrajectoryStore:
     # index and retrieval ----------------------------------------------------------------------------------
     def build_index(self, encoder: Any = None) -> TrajectoryStore:
         """Embed every stored patient's summary (the encoder defaults to the embedded MiniLM)."""
-        self.encoder = encoder if encoder is not None else load_encoder()
-        self.embeddings_ = embed(self.encoder, self.patients["summary"].tolist())
+        self.encoder = encoder if encoder is not None else load_sentence_encoder()
+        self.embeddings_ = self.encoder.embed(self.patients["summary"].tolist())
         return self
 
     def profile_similarity(self, profiles: pd.DataFrame) -> np.ndarray:
@@ -219,7 +219,7 @@ class TrajectoryStore:
             queries = [profile_text(r, list(self.pack.risk_factors)) for r in profiles.to_dict("records")]
             if texts is not None:
                 queries = [f"Symptoms: {t}" for t in texts]
-            emb_all = embed(self.encoder, queries)
+            emb_all = self.encoder.embed(queries)
         k = min(k, len(self.patients))
         chunks = []
         for a in range(0, len(profiles), QUERY_CHUNK):
