@@ -4,7 +4,8 @@ Every sentence is checked the same way for whether it expresses the label it cla
 MiniLM embedding is close enough to one of that label's terms or its definition); this rate compares variants
 like with like. `grounded` is each sentence's own bar: a sentence planned with a mention must carry the planned
 label and express the planned term (the term's words appear in it, or it is close enough to
-"<label name>: <term>"); a sentence written without a plan (unguided, statistical) must express its label. Sentences close to a pack
+"<label name>: <term>"); a sentence written without a plan (unguided, statistical) must express its label.
+Sentences close to a pack
 example are flagged as copies; sentences close to an earlier sentence of the same variant as near-duplicates.
 """
 

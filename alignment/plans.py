@@ -72,7 +72,7 @@ class Plan(BaseModel):
 
     @property
     def schema_key(self) -> tuple[tuple[str, ...], tuple[str, ...], int]:
-        """Plans with the same key share one reply schema."""
+        """The arguments of this plan's reply schema (`alignment.schema.reply_model`)."""
         return tuple(self.labels), tuple(self.sections), self.n_sentences
 
 

@@ -16,7 +16,12 @@ from dualalign.cohorts.spec import builtin_spec_path
 
 SIZES = (1_000, 10_000, 100_000)
 SAMPLE_ROWS = 10_000
-RARE = {"race_ethnicity": "african_american", "sex": "M", "stage_at_diagnosis": "severe_dementia", "smoking_status": "current"}
+RARE = {
+    "race_ethnicity": "african_american",
+    "sex": "M",
+    "stage_at_diagnosis": "severe_dementia",
+    "smoking_status": "current",
+}
 RARE_COUNT = 20
 SEEDS = range(3)
 

@@ -12,7 +12,8 @@ from rich.console import Console
 from dualalign import __version__
 from dualalign.cohorts.cli import app as cohort_app
 from dualalign.errors import DualAlignError
-from dualalign.generate.cli import models_app, register as register_generate
+from dualalign.generate.cli import models_app
+from dualalign.generate.cli import register as register_generate
 from dualalign.run_cli import register as register_run
 from dualalign.trajectories.cli import packs_app, trajectories_app
 

@@ -66,10 +66,12 @@ class Pipeline:
 
         def work() -> list[str]:
             profiles = pd.read_parquet(self.run.path / "cohort.parquet")
-            write_trajectories(self.run.path / "trajectories.parquet", sample_trajectories(profiles, cfg, self.config.seed))
+            notes = sample_trajectories(profiles, cfg, self.config.seed)
+            write_trajectories(self.run.path / "trajectories.parquet", notes)
             return ["trajectories.parquet"]
 
-        inputs = [self.run.path / "cohort.parquet", resolve_pack_path(cfg.pack)] + ([Path(cfg.store)] if cfg.store else [])
+        inputs = [self.run.path / "cohort.parquet", resolve_pack_path(cfg.pack)]
+        inputs += [Path(cfg.store)] if cfg.store else []
         self._stage("trajectories", cfg.model_dump(mode="json"), inputs, work)
 
     def plans(self) -> None:
@@ -93,7 +95,10 @@ class Pipeline:
     def generate(self) -> None:
         from dualalign.generate.run import run_generation_stage
 
-        section = {"engine": self.config.engine.model_dump(mode="json"), "alignment": self.config.alignment.model_dump(mode="json")}
+        section = {
+            "engine": self.config.engine.model_dump(mode="json"),
+            "alignment": self.config.alignment.model_dump(mode="json"),
+        }
         self._stage(
             "generate",
             section,

@@ -115,7 +115,8 @@ def demo(
     metrics = read_json(pipeline.run.path / "metrics.json")
     show_generation(metrics)
     show_evaluation(metrics)
-    console.print(f"report: [bold]{(pipeline.run.path / 'report.html').resolve()}[/]  (metrics: metrics.json beside it)")
+    report_path = (pipeline.run.path / "report.html").resolve()
+    console.print(f"report: [bold]{report_path}[/]  (metrics: metrics.json beside it)")
 
 
 def report(run_dir: Path = typer.Argument(..., help="A run folder with metrics.json.")) -> None:

@@ -75,7 +75,8 @@ def render_report(metrics: dict[str, Any], tables: dict[str, pd.DataFrame], exam
     """Write one self-contained HTML report to `out_path` (atomically) and return the path.
 
     `metrics`: the metrics.json content (schema above); `tables`: extra named tables (e.g. cohort fidelity);
-    `examples`: label -> variant -> example sentences; `plots`: title -> matplotlib figure or PNG bytes (cohort figures ...).
+    `examples`: label -> variant -> example sentences; `plots`: title -> matplotlib figure or PNG bytes
+    (cohort figures ...).
     """
     from jinja2 import Environment, FileSystemLoader, select_autoescape
     from markupsafe import Markup

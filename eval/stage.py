@@ -57,7 +57,8 @@ def write_report(run: RunFolder, pack: ConditionPack, examples_per_cell: int = 3
         tables["Generation: requests, failures and checks per variant"] = pd.DataFrame(metrics["generation"]).T.drop(
             columns=["failures_by_reason"], errors="ignore")  # fmt: skip
     if "cohort" in metrics:
-        tables["Cohort: fidelity and privacy (SDMetrics)"] = pd.json_normalize(metrics["cohort"]).T.rename(columns={0: "value"})
+        cohort = pd.json_normalize(metrics["cohort"]).T.rename(columns={0: "value"})
+        tables["Cohort: fidelity and privacy (SDMetrics)"] = cohort
     examples: dict[str, dict[str, list[str]]] = {}
     sentences_path = run.path / "sentences.parquet"
     if examples_per_cell and sentences_path.exists():

@@ -50,17 +50,15 @@ def generate_plans(
 ) -> GenerationSummary:
     """Generate every plan not yet in `out_dir/generations.jsonl`; each result is appended as it arrives.
 
-    Plans are sent in chunks (one engine call each) grouped by reply schema. A killed run loses at most the
-    chunk in flight; started again, it skips the ids already written, so every id ends up there exactly once.
+    Plans are sent in chunks of `chunk_size`, one engine call each, every plan with its own reply schema. A killed
+    run loses at most the chunk in flight; started again, it skips the ids already written, so every id ends up
+    there exactly once.
     """
     path = Path(out_dir) / GENERATIONS
     repair_jsonl(path)
     done = {r["id"] for r in read_jsonl(path)}
     todo = [p for p in plans if p.id not in done]
     by_id = {p.id: p for p in plans}
-    groups: dict[tuple, list[Plan]] = {}
-    for plan in todo:
-        groups.setdefault(plan.schema_key, []).append(plan)
 
     def record(result: GenerationResult) -> None:
         append_jsonl(path, [{**result.model_dump(), "variant": by_id[result.id].variant}])
@@ -70,14 +68,13 @@ def generate_plans(
         TextColumn("generating"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn(), disable=not progress
     ) as bar:
         task = bar.add_task("generate", total=len(todo))
-        for key, group in groups.items():
-            schema = reply_model(*key)
-            for start in range(0, len(group), chunk_size):
-                chunk = group[start : start + chunk_size]
-                try:
-                    generate_structured(engine, [p.request() for p in chunk], schema, retries, on_result=record)
-                except EngineError as err:
-                    raise EngineError(f"{err}\nresults so far are kept in {path}; run again to resume") from err
+        for start in range(0, len(todo), chunk_size):
+            chunk = todo[start : start + chunk_size]
+            schemas = [reply_model(*p.schema_key) for p in chunk]  # one engine call, a schema per request
+            try:
+                generate_structured(engine, [p.request() for p in chunk], schemas, retries, on_result=record)
+            except EngineError as err:
+                raise EngineError(f"{err}\nresults so far are kept in {path}; run again to resume") from err
     finished = read_jsonl(path)
     return GenerationSummary(
         planned=len(plans),

@@ -24,20 +24,22 @@ def retry_seed(seed: int, attempt: int) -> int:
 def generate_structured(
     engine: Engine,
     requests: Sequence[GenerationRequest],
-    schema: type[BaseModel],
+    schema: type[BaseModel] | Sequence[type[BaseModel]],
     retries: int = 2,
     check: ReplyCheck | None = None,
     on_result: ResultCallback | None = None,
 ) -> list[GenerationResult]:
-    """Generate JSON replies validated against `schema`; invalid ones are retried up to `retries` times with
-    new seeds, then returned as failures whose `error` says why. Valid replies carry `parsed` (a dict).
+    """Generate JSON replies validated against `schema` (one model for all requests, or one per request, which
+    still go out in one engine call); invalid ones are retried up to `retries` times with new seeds, then
+    returned as failures whose `error` says why. Valid replies carry `parsed` (a dict).
 
     If the engine gives up (EngineError), the results it returned are validated, passed to `on_result` and
     carried by the re-raised EngineError.
     """
-    json_schema = schema.model_json_schema()
+    schemas = list(schema) if isinstance(schema, Sequence) else [schema] * len(requests)
+    model_of = {r.id: m for r, m in zip(requests, schemas, strict=True)}
     by_id = {r.id: r for r in requests}
-    pending = [r.model_copy(update={"json_schema": json_schema}) for r in requests]
+    pending = [r.model_copy(update={"json_schema": model_of[r.id].model_json_schema()}) for r in requests]
     final: dict[str, GenerationResult] = {}
     for attempt in range(retries + 1):
         if not pending:
@@ -52,7 +54,7 @@ def generate_structured(
             request = sent[result.id]
             result.attempts = attempt + 1
             if result.ok:
-                result.error = _validate(request, result, schema, check)
+                result.error = _validate(request, result, model_of[request.id], check)
             if result.ok or result.finish_reason == "error" or attempt == retries or failure:
                 final[request.id] = result
                 if on_result:

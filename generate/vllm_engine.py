@@ -84,7 +84,8 @@ class VLLMEngine(Engine):
             return self._call(requests)
         except Exception as err:
             if len(requests) == 1:
-                return [GenerationResult(id=requests[0].id, seed=requests[0].seed, finish_reason="error", error=str(err))]
+                only = requests[0]
+                return [GenerationResult(id=only.id, seed=only.seed, finish_reason="error", error=str(err))]
             log.warning("vLLM batch of %d failed (%s); retrying requests one by one", len(requests), err)
             return [result for r in requests for result in self._run([r])]
 

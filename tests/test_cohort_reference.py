@@ -69,7 +69,8 @@ def test_missing_file(tmp_path):
 
 def test_empty_file(tmp_path):
     (tmp_path / "empty.csv").write_text("")
-    _assert_fails_cleanly(cfg_for(tmp_path / "empty.csv"), tmp_path / "run", DataError, r"empty\.csv: the file is empty")
+    empty = cfg_for(tmp_path / "empty.csv")
+    _assert_fails_cleanly(empty, tmp_path / "run", DataError, r"empty\.csv: the file is empty")
 
 
 def test_header_only_file_has_too_few_rows(tmp_path):

@@ -4,8 +4,8 @@ import pytest
 from pydantic import ValidationError
 
 from dualalign.config import EngineConfig
-from dualalign.runconfig import RunConfig, load_config
 from dualalign.errors import ConfigError
+from dualalign.runconfig import RunConfig, load_config
 
 
 def write(tmp_path: Path, text: str) -> Path:
@@ -54,8 +54,8 @@ def test_defaults_are_strict_models():
 
 
 def test_shipped_configs_validate():
-    from dualalign.runconfig import RunConfig
     from dualalign.config import load_model_yaml
+    from dualalign.runconfig import RunConfig
 
     repo = Path(__file__).resolve().parents[1]
     paths = [repo / "dualalign" / "configs" / "demo.yaml", *sorted((repo / "examples").glob("*.yaml"))]

@@ -70,7 +70,8 @@ def test_vllm_reply_cut_off_at_max_tokens_is_retried_then_recorded(vllm_engine):
 
 def test_transformers_batched_left_padding_matches_unbatched(transformers_engine):
     prompts = ["What is the capital of France?", "Name one symptom of Alzheimer's disease in a short sentence."]
-    batched = transformers_engine.generate([chat(str(i), p, temperature=0, max_tokens=24) for i, p in enumerate(prompts)])
+    requests = [chat(str(i), p, temperature=0, max_tokens=24) for i, p in enumerate(prompts)]
+    batched = transformers_engine.generate(requests)
     alone = [transformers_engine.generate([chat("x", p, temperature=0, max_tokens=24)])[0] for p in prompts]
     assert [r.text for r in batched] == [r.text for r in alone]
     assert "Paris" in batched[0].text

@@ -13,7 +13,12 @@ import matplotlib.pyplot as plt  # noqa: E402
 
 from dualalign.errors import DataError  # noqa: E402
 from dualalign.eval.faithfulness import (  # noqa: E402
-    demographic_agreement, mentioned_age, mentioned_sex, plan_measures, total_variation)
+    demographic_agreement,
+    mentioned_age,
+    mentioned_sex,
+    plan_measures,
+    total_variation,
+)
 from dualalign.eval.intrinsic import intrinsic_measures, intrinsic_table  # noqa: E402
 from dualalign.eval.report import comparison_table, render_report  # noqa: E402
 

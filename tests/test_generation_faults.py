@@ -5,8 +5,6 @@ The engine here is a scripted stand-in (fault injection): the real engines are t
 
 import json
 
-import pandas as pd
-
 from dualalign.alignment.config import AlignmentConfig, GroundingConfig
 from dualalign.alignment.grounding import Grounder
 from dualalign.alignment.plans import build_note_plans
@@ -17,6 +15,8 @@ from dualalign.generate.run import GENERATIONS, generate_plans
 from dualalign.io import read_jsonl
 from dualalign.trajectories import demo_profiles, load_pack, sample_trajectories
 from dualalign.trajectories.config import TrajectoryConfig
+
+LABEL = "cognitive_impairment"
 
 
 class ScriptedEngine(Engine):
@@ -33,7 +33,7 @@ class ScriptedEngine(Engine):
         for r in requests:
             self.calls[r.id] = self.calls.get(r.id, 0) + 1
             fault = self.faults.get(r.id)
-            text, finish = json.dumps({"sentences": [{"text": "He repeats questions.", "label": "cognitive_impairment"}]}), "stop"
+            text, finish = json.dumps({"sentences": [{"text": "He repeats questions.", "label": LABEL}]}), "stop"
             if fault == "not_json":
                 text = "Sure! Here are the sentences: he repeats questions."
             elif fault == "cut_off":
@@ -50,7 +50,8 @@ def test_bad_replies_are_retried_then_recorded_and_counted(tmp_path):
     pack = load_pack("alzheimers")
     profiles = demo_profiles(pack, 2, seed=0)
     notes = sample_trajectories(profiles, TrajectoryConfig(), seed=0)
-    plans = build_note_plans(profiles, notes, pack, AlignmentConfig(max_notes_per_patient=2, variants=["guided"]), seed=0)
+    cfg = AlignmentConfig(max_notes_per_patient=2, variants=["guided"])
+    plans = build_note_plans(profiles, notes, pack, cfg, seed=0)
     faults = {plans[0].id: "not_json", plans[1].id: "cut_off", plans[2].id: "unknown_label"}
     engine = ScriptedEngine(faults)
     summary = generate_plans(plans, engine, tmp_path, retries=2, chunk_size=2, progress=False)

@@ -5,8 +5,8 @@ import pytest
 
 from dualalign.alignment.config import GroundingConfig
 from dualalign.alignment.grounding import Grounder, term_in_text
-from dualalign.generate.outputs import match_mentions
 from dualalign.alignment.plans import PlannedMention
+from dualalign.generate.outputs import match_mentions
 from dualalign.trajectories import load_pack
 
 

@@ -9,7 +9,12 @@ import pytest
 from dualalign.errors import DataError
 from dualalign.eval.classification import classification_metrics, confusion_matrix, load_metric, metric_path
 from dualalign.eval.diversity import (
-    distinct_n, embedding_dispersion, pairwise_cosine_distance, self_bleu, sentence_bleu)
+    distinct_n,
+    embedding_dispersion,
+    pairwise_cosine_distance,
+    self_bleu,
+    sentence_bleu,
+)
 from dualalign.eval.privacy import copying_measures, longest_shared_ngram, nearest_neighbour_similarity, phi_scan
 
 

@@ -9,13 +9,13 @@ import numpy as np
 import pandas as pd
 import pytest
 import yaml
-from dualalign.trajectories import TrajectoryConfig, list_packs, load_pack, sample_label_mentions, sample_trajectories
-from dualalign.trajectories.pack import builtin_pack_dir, pack_from_data
-from dualalign.trajectories.sample import sample_from_model
 from typer.testing import CliRunner
 
 from dualalign.cli import app
 from dualalign.errors import ConfigError
+from dualalign.trajectories import TrajectoryConfig, list_packs, load_pack, sample_label_mentions, sample_trajectories
+from dualalign.trajectories.pack import builtin_pack_dir, pack_from_data
+from dualalign.trajectories.sample import sample_from_model
 
 STAGES = ["prodromal", "mci", "mild_dementia", "moderate_dementia", "severe_dementia"]
 LABELS = ["cognitive_impairment", "concern_by_others", "functional_impairment", "physiological_changes",

@@ -106,8 +106,9 @@ def test_unchanged_stages_are_skipped_and_changed_ones_rerun(small_run, vllm_eng
     Pipeline(config, progress=False, engine=vllm_engine).run_all()
     after = read_json(out / "manifest.json")["stages"]
     assert all(after[s]["finished"] == before[s]["finished"] for s in before)
-    changed = RunConfig.model_validate({**config.model_dump(mode="json"),
-                                        "alignment": {**config.alignment.model_dump(mode="json"), "variants": ["guided"]}})  # fmt: skip
+    data = config.model_dump(mode="json")
+    data["alignment"]["variants"] = ["guided"]
+    changed = RunConfig.model_validate(data)
     Pipeline(changed, progress=False, engine=vllm_engine).run_all(("cohort", "trajectories", "plans"))
     rerun = read_json(out / "manifest.json")["stages"]
     assert rerun["cohort"]["finished"] == before["cohort"]["finished"]

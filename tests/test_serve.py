@@ -16,13 +16,14 @@ from dualalign.generate.server import free_port
 
 pytestmark = pytest.mark.slow
 MODEL = "embedded:smollm2-135m-instruct"
+CLI = [sys.executable, "-m", "dualalign.cli"]
 
 
 @pytest.fixture(scope="module")
 def served():
     port = free_port()
     proc = subprocess.Popen(
-        [sys.executable, "-m", "dualalign.cli", "serve", "--model", MODEL, "--port", str(port), "--max-model-len", "1024"],
+        [*CLI, "serve", "--model", MODEL, "--port", str(port), "--max-model-len", "1024"],
         stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env={**os.environ, "PYTHONUNBUFFERED": "1"},
     )  # fmt: skip
     url = f"http://127.0.0.1:{port}/v1"

@@ -5,6 +5,10 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 import pytest
+from typer.testing import CliRunner
+
+from dualalign.cli import app
+from dualalign.errors import DataError
 from dualalign.trajectories import load_pack
 from dualalign.trajectories.calibration import (
     calibrated_pack_data,
@@ -15,10 +19,6 @@ from dualalign.trajectories.calibration import (
 )
 from dualalign.trajectories.pack import pack_from_data
 from dualalign.trajectories.stages import annual_progression_rate
-from typer.testing import CliRunner
-
-from dualalign.cli import app
-from dualalign.errors import DataError
 
 
 @pytest.fixture(scope="module")

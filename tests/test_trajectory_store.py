@@ -7,11 +7,11 @@ import math
 import numpy as np
 import pandas as pd
 import pytest
-from dualalign.trajectories import TrajectoryConfig, load_pack, sample_trajectories
-from dualalign.generate.embeddings import load_sentence_encoder
-from dualalign.trajectories.store import TrajectoryStore, notes_to_table
 
 from dualalign.errors import DataError
+from dualalign.generate.embeddings import load_sentence_encoder
+from dualalign.trajectories import TrajectoryConfig, load_pack, sample_trajectories
+from dualalign.trajectories.store import TrajectoryStore, notes_to_table
 
 # patient -> (age, sex, risk factors, [(day, note type, stage, [(label, term), ...]), ...])
 PATIENTS = {

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from dualalign.train.base import TextClassifier
 from dualalign.generate.embeddings import DEFAULT_ENCODER, embed_texts
+from dualalign.train.base import TextClassifier
 
 
 class EmbeddingLogReg(TextClassifier):

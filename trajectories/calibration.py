@@ -14,11 +14,11 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
-from dualalign.trajectories.pack import ConditionPack, Duration
-from dualalign.trajectories.stages import DAYS_PER_YEAR, annual_progression_rate
 from scipy import optimize, stats
 
 from dualalign.errors import DataError
+from dualalign.trajectories.pack import ConditionPack, Duration
+from dualalign.trajectories.stages import DAYS_PER_YEAR, annual_progression_rate
 
 OASIS_COLUMNS = {"subject": "Subject ID", "days": "MR Delay", "cdr": "CDR", "age": "Age"}
 

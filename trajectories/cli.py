@@ -100,10 +100,10 @@ def packs_new(
 ) -> None:
     """Draft a pack from the Human Phenotype Ontology (offline), validate it and write it."""
     import yaml
-    from dualalign.trajectories.hpo import draft_pack_from_hpo
-    from dualalign.trajectories.pack import pack_from_data
 
     from dualalign.io import write_text
+    from dualalign.trajectories.hpo import draft_pack_from_hpo
+    from dualalign.trajectories.pack import pack_from_data
 
     data = draft_pack_from_hpo(from_hpo, name)
     p = pack_from_data(data, f"draft of {from_hpo}")
@@ -120,10 +120,10 @@ def packs_calibrate(
 ) -> None:
     """Print the pack's annual stage-transition rates next to the rates observed in a real cohort."""
     import yaml
-    from dualalign.trajectories.calibration import calibrated_pack_data, calibration_table, read_visits
-    from dualalign.trajectories.pack import load_pack
 
     from dualalign.io import write_json, write_text
+    from dualalign.trajectories.calibration import calibrated_pack_data, calibration_table, read_visits
+    from dualalign.trajectories.pack import load_pack
 
     p = load_pack(pack)
     table = calibration_table(read_visits(oasis), p)
@@ -162,13 +162,12 @@ def trajectories_sample(
     """Sample trajectories (one row per note) for demo profiles or a profile table, and write them."""
     import time
 
+    from dualalign.io import write_parquet
     from dualalign.trajectories.config import TrajectoryConfig
     from dualalign.trajectories.pack import load_pack
     from dualalign.trajectories.pipeline_stage import sample_trajectories, write_trajectories
     from dualalign.trajectories.profiles import demo_profiles
     from dualalign.trajectories.store import read_table
-
-    from dualalign.io import write_parquet
 
     cfg = TrajectoryConfig(pack=pack, years_before=years_before, years_after=years_after,
                            mention_multiplier=mention_multiplier, store=store, k_neighbors=k)
@@ -193,9 +192,9 @@ def trajectories_show(
 ) -> None:
     """A readable timeline of one patient: dates, note types, stages and planned mentions."""
     import pandas as pd
-    from dualalign.trajectories.pipeline_stage import read_trajectories
 
     from dualalign.errors import DataError
+    from dualalign.trajectories.pipeline_stage import read_trajectories
 
     if not path.is_file():
         raise DataError(f"{path}: no such file")

@@ -6,13 +6,13 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
-from dualalign.trajectories.config import TrajectoryConfig
+
 from dualalign.generate.embeddings import load_sentence_encoder
+from dualalign.io import write_parquet
+from dualalign.trajectories.config import TrajectoryConfig
 from dualalign.trajectories.pack import load_pack
 from dualalign.trajectories.sample import NOTE_COLUMNS, sample_from_model
 from dualalign.trajectories.store import TrajectoryStore
-
-from dualalign.io import write_parquet
 
 
 def sample_trajectories(profiles: pd.DataFrame, cfg: TrajectoryConfig, seed: int) -> pd.DataFrame:

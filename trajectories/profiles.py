@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import numpy as np
 import pandas as pd
-from dualalign.trajectories.pack import ConditionPack
 
 from dualalign.errors import DataError
+from dualalign.trajectories.pack import ConditionPack
 
 REQUIRED = ("patient_id", "age")
 

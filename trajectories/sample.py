@@ -6,6 +6,7 @@ from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
+
 from dualalign.trajectories.mentions import (
     draw_mention_counts,
     label_multipliers,

@@ -12,11 +12,11 @@ from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
-from dualalign.trajectories.pack import ConditionPack, Duration
-from dualalign.trajectories.profiles import risk_matrix
 from scipy import integrate, stats
 
 from dualalign.errors import DataError
+from dualalign.trajectories.pack import ConditionPack, Duration
+from dualalign.trajectories.profiles import risk_matrix
 
 DAYS_PER_YEAR = 365.25
 

@@ -30,13 +30,13 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
+
+from dualalign.errors import DataError
 from dualalign.generate.embeddings import load_sentence_encoder
 from dualalign.trajectories.mentions import draw_terms, label_multipliers, label_probabilities
 from dualalign.trajectories.pack import ConditionPack
 from dualalign.trajectories.profiles import check_profiles, demo_profiles, risk_matrix
 from dualalign.trajectories.sample import DAYS_PER_YEAR, NOTE_COLUMNS, note_ids, sample_from_model
-
-from dualalign.errors import DataError
 
 TABLE_COLUMNS = ["patient_id", "visit_day", "note_type", "stage", "label", "term"]
 AGE_SCALE = 5.0

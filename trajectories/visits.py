@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import numpy as np
+
 from dualalign.trajectories.pack import ConditionPack
 from dualalign.trajectories.stages import DAYS_PER_YEAR
 
