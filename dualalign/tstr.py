@@ -3,6 +3,7 @@ classifier on each (optionally mixed with a gold part of the real file), and sco
 
 from __future__ import annotations
 
+from contextlib import nullcontext
 from pathlib import Path
 
 import pandas as pd
@@ -50,11 +51,8 @@ def run_tstr(
     plans = build_labelset_plans(sample_label_mentions(pack, per_label, seed), pack, list(variants), alignment, seed)
     out = Path(out)
     write_text(out / PLANS, "".join(p.model_dump_json() + "\n" for p in plans))
-    if engine is None:
-        with make_engine(engine_config or EngineConfig()) as own:
-            generate_plans(plans, own, out, alignment.retries, alignment.chunk_size)
-    else:
-        generate_plans(plans, engine, out, alignment.retries, alignment.chunk_size)
+    with nullcontext(engine) if engine is not None else make_engine(engine_config or EngineConfig()) as active:
+        generate_plans(plans, active, out, alignment.retries, alignment.chunk_size)
     by_id = {g["id"]: g for g in read_jsonl(out / GENERATIONS)}
     rows = [r for p in plans if by_id.get(p.id, {}).get("parsed") for r in sentence_rows(p, by_id[p.id]["parsed"])]
     synthetic = pd.DataFrame(rows, columns=["variant", "text", "label"])

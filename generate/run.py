@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Sequence
+from contextlib import nullcontext
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -89,8 +90,8 @@ def run_generation_stage(
 ) -> list[str]:
     """The pipeline's generation stage: generate (resuming), then write notes, sentences, exports and figures.
 
-    Generations made under another engine or alignment
-    config are moved aside (kept, renamed with their key), not mixed with new ones.
+    `engine`: an already loaded engine (else one is made from `config.engine` and closed after). Generations made
+    under other engine settings or retries are moved aside (kept, renamed with their key), not mixed with new ones.
     """
     plans = read_plans(run.path / PLANS)
     key = stable_hash({"engine": config.engine.model_dump(mode="json"), "retries": config.alignment.retries})
@@ -104,11 +105,8 @@ def run_generation_stage(
     done = {r["id"] for r in read_jsonl(gen_path)}
     if any(p.id not in done for p in plans):
         cfg = config.alignment
-        if engine is None:
-            with make_engine(config.engine) as own:
-                summary = generate_plans(plans, own, run.path, cfg.retries, cfg.chunk_size, progress)
-        else:
-            summary = generate_plans(plans, engine, run.path, cfg.retries, cfg.chunk_size, progress)
+        with nullcontext(engine) if engine is not None else make_engine(config.engine) as active:
+            summary = generate_plans(plans, active, run.path, cfg.retries, cfg.chunk_size, progress)
         log.info("generation: %s", summary)
     pack = load_pack(config.trajectories.pack)
     notes, sentences = build_outputs(plans, read_jsonl(gen_path), Grounder(pack, config.alignment.grounding))
