@@ -23,6 +23,20 @@ class GroundingConfig(StrictModel):
     duplicate_threshold: float = Field(0.95, ge=-1, le=1, description="cosine to another output: near-duplicate")
 
 
+class GateConfig(StrictModel):
+    """The quality gate (`alignment.gate`): what a generated text must be, and how hard to try for one."""
+
+    candidates: int = Field(3, ge=1, le=16, description="candidates sampled per plan; the best that passes is kept")
+    rounds: int = Field(2, ge=0, description="extra rounds, with new seeds, for plans whose candidates all failed")
+    min_words: int = Field(6, ge=1)
+    max_words: int = Field(80, ge=1)
+    copy_ngram: int = Field(8, ge=3, description="a run of this many words shared with a reference text is a copy")
+    off_label_margin: float = Field(
+        0.0, ge=-1, le=1, description="planned texts: the planned label must be this much nearer than any other"
+    )
+    novelty_weight: float = Field(0.2, ge=0, description="weight of novelty in the best-of-n score")
+
+
 class AlignmentConfig(StrictModel):
     variants: list[Variant] = Field(default_factory=lambda: list(VARIANTS), min_length=1)
     granularity: Literal["sentences", "notes"] = "sentences"
@@ -32,12 +46,14 @@ class AlignmentConfig(StrictModel):
     )
     diagnosis_date: date = Field(date(2024, 1, 1), description="anchor of visit dates; patients spread over a year")
     templates: Path | None = Field(None, description="a folder whose *.j2 files override the built-in templates")
-    max_tokens: int = Field(384, gt=0)
+    max_tokens: int = Field(64, gt=0, description="per sentence or label-set item; whole JSON notes get >= 384")
+    shots: int = Field(1, ge=0, description="example exchanges from the pack's examples of other labels")
     temperature: float = Field(0.8, ge=0)
     top_p: float = Field(0.95, gt=0, le=1)
     retries: int = Field(2, ge=0, description="retries of an invalid reply, each with a new seed")
     chunk_size: int = Field(64, ge=1, description="plans per engine call; a killed run redoes at most one chunk")
     grounding: GroundingConfig = Field(default_factory=GroundingConfig)
+    gate: GateConfig = Field(default_factory=GateConfig)
 
     @field_validator("variants")
     @classmethod

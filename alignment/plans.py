@@ -1,9 +1,12 @@
-"""Generation plans: one request per note (or label-set item) and variant, with a stable content-hash id.
+"""Generation plans: one request per planned sentence, label-set item or whole note, and variant, with a stable
+content-hash id.
 
-Variants share the note, its sentence count and its seed, so that only the alignment differs:
-- guided: profile context (statistical alignment) and stage + planned mentions (semantic alignment);
-- unguided: condition and note type only (the paper's unguided baseline);
-- statistical: profile context only;  semantic: stage and planned mentions only.
+Variants share the note, the planned label and the seed, so that only the alignment differs:
+- guided: profile context (statistical alignment) and stage + planned term (semantic alignment);
+- unguided: condition, note type and the label's name only (the paper's unguided baseline);
+- statistical: profile context only;  semantic: stage and planned term only.
+Sentence and label-set plans ask for plain text (the plan fixes the label); whole notes (granularity `notes`)
+ask for JSON sentences labelled by the model.
 """
 
 from __future__ import annotations
@@ -52,22 +55,33 @@ class Plan(BaseModel):
     mentions: list[PlannedMention]  # what the trajectory planned (shown only to trajectory-aligned variants)
     prompted: bool  # whether the planned mentions were in the prompt
     n_sentences: int
-    labels: list[str]  # the labels a reply may use
+    labels: list[str]  # the labels a reply may use (one: the plan fixes it; several: a JSON note labels them)
     sections: list[str] = []
+    style: str = "clinician-voice"
     messages: list[Message]
     seed: int
     max_tokens: int
     temperature: float
     top_p: float
+    stop: list[str] = []
 
-    def request(self) -> GenerationRequest:
+    @property
+    def structured(self) -> bool:
+        """Whether the reply is JSON with model-chosen labels (whole notes) rather than plain text."""
+        return self.granularity == "notes"
+
+    def request(self, candidate: int = 0, attempt: int = 0) -> GenerationRequest:
+        """The engine request for one candidate of one attempt; each has its own id and seed (the plan's own for
+        the first candidate of the first attempt)."""
+        first = candidate == attempt == 0
         return GenerationRequest(
-            id=self.id,
+            id=self.id if first else f"{self.id}#{attempt}.{candidate}",
             messages=self.messages,
             max_tokens=self.max_tokens,
             temperature=self.temperature,
             top_p=self.top_p,
-            seed=self.seed,
+            stop=self.stop,
+            seed=self.seed if first else derived_seed(self.seed, attempt, candidate),
         )
 
     @property
@@ -100,75 +114,104 @@ def select_notes(notes: pd.DataFrame, per_patient: int | None) -> pd.DataFrame:
 def build_note_plans(
     profiles: pd.DataFrame, notes: pd.DataFrame, pack: ConditionPack, cfg: AlignmentConfig, seed: int
 ) -> list[Plan]:
-    """Plans for every selected note of every patient, in each configured variant."""
+    """Plans for every selected note of every patient, in each configured variant: one per planned sentence
+    (granularity `sentences`), or one per note (`notes`)."""
     if pack.kind != "staged":
         raise ConfigError(f"pack {pack.name!r} is a flat label set: patient notes need a staged pack")
     by_patient = {p["patient_id"]: p for p in profiles.to_dict("records")}
     stage_names = {s.id: s.name.lower() for s in pack.stages}
     note_names = {n.id: n.name.lower() for n in pack.note_types}
-    labels = {k: v for k, v in pack.labels.items()}
-    notes_granularity = cfg.granularity == "notes"
-    allowed = [*pack.label_ids, NO_LABEL] if notes_granularity else pack.label_ids
     system = render("system.j2", cfg.templates, style=pack.style)
     plans = []
     for note in select_notes(notes, cfg.max_notes_per_patient).to_dict("records"):
         profile = by_patient.get(note["patient_id"])
         if profile is None:
             raise ConfigError(f"note {note['note_id']}: patient {note['patient_id']!r} is not in the cohort")
-        mentions = [PlannedMention(**m) for m in note["mentions"]]
-        n_sentences = max(1, len(mentions)) * cfg.sentences_per_mention
         anchor = cfg.diagnosis_date + timedelta(days=derived_seed(seed, note["patient_id"]) % 365)
-        visit_date = anchor + timedelta(days=int(note["visit_day"]))
-        note_seed = derived_seed(seed, note["note_id"])
-        for variant in cfg.variants:
-            context = profile_context(profile, note["age_at_visit"]) if variant in USES_PROFILE else None
-            aligned = variant in USES_TRAJECTORY
-            prompt = render(
-                "note.j2" if notes_granularity else "sentences.j2",
-                cfg.templates,
-                condition=pack.title,
-                note_type=note_names.get(note["note_type"], note["note_type"]),
-                n_sentences=n_sentences,
-                profile=context,
-                stage=stage_names[note["stage"]] if aligned else None,
-                mentions=[m.model_dump() for m in mentions] if aligned else None,
-                labels=labels,
-                sections=SOAP,
-            )
-            plans.append(
-                finish(
-                    {
-                        "variant": variant,
-                        "kind": "note",
-                        "granularity": cfg.granularity,
-                        "patient_id": note["patient_id"],
-                        "note_id": note["note_id"],
-                        "note_type": note["note_type"],
-                        "visit_date": visit_date,
-                        "stage": note["stage"],
-                        "profile": context,
-                        "mentions": mentions,
-                        "prompted": aligned,
-                        "n_sentences": n_sentences,
-                        "labels": allowed,
-                        "sections": list(SOAP) if notes_granularity else [],
-                        "messages": [Message(role="system", content=system), Message(role="user", content=prompt)],
-                        "seed": note_seed,
-                        "max_tokens": cfg.max_tokens,
-                        "temperature": cfg.temperature,
-                        "top_p": cfg.top_p,
-                    }
+        shared = {
+            "kind": "note",
+            "granularity": cfg.granularity,
+            "patient_id": note["patient_id"],
+            "note_id": note["note_id"],
+            "note_type": note["note_type"],
+            "visit_date": anchor + timedelta(days=int(note["visit_day"])),
+            "stage": note["stage"],
+            "style": pack.style,
+            "temperature": cfg.temperature,
+            "top_p": cfg.top_p,
+        }
+        context = {
+            "condition": pack.title,
+            "note_type": note_names.get(note["note_type"], note["note_type"]),
+            "stage": stage_names[note["stage"]],
+        }
+        mentions = [PlannedMention(**m) for m in note["mentions"]]
+        units = _note_units(mentions, cfg) if cfg.granularity == "notes" else _sentence_units(mentions, cfg)
+        for unit_seed, unit_mentions, template, fields in units:
+            for variant in cfg.variants:
+                profile_shown = profile_context(profile, note["age_at_visit"]) if variant in USES_PROFILE else None
+                aligned = variant in USES_TRAJECTORY
+                prompt = render(
+                    template, cfg.templates, **context, **fields, profile=profile_shown, aligned=aligned,
+                    labels={k: v.name for k, v in pack.labels.items()},
                 )
-            )
+                plans.append(finish({
+                    **shared,
+                    "variant": variant,
+                    "profile": profile_shown,
+                    "mentions": unit_mentions,
+                    "prompted": aligned,
+                    "messages": [Message(role="system", content=system),
+                                 *_shots(pack, unit_mentions, context, cfg, derived_seed(seed, note["note_id"])),
+                                 Message(role="user", content=prompt)],
+                    "seed": derived_seed(seed, note["note_id"], unit_seed),
+                    **fields["plan"],
+                }))  # fmt: skip
     return plans
 
 
+def _sentence_units(mentions: list[PlannedMention], cfg: AlignmentConfig):
+    """One plain-text sentence per planned mention (and repeat): its label fixed, its term shown when aligned."""
+    for i, mention in enumerate(mentions):
+        for r in range(cfg.sentences_per_mention):
+            fields = {"mention": mention.model_dump(), "label_name": None}
+            fields["plan"] = {"n_sentences": 1, "labels": [mention.label], "max_tokens": cfg.max_tokens,
+                              "stop": ["\n"]}  # fmt: skip
+            yield (i, r), [mention], "sentence.j2", fields
+
+
+def _note_units(mentions: list[PlannedMention], cfg: AlignmentConfig):
+    """One JSON note whose sentences the model labels (with `none` for sentences without a symptom)."""
+    n_sentences = max(1, len(mentions)) * cfg.sentences_per_mention
+    fields = {"mentions": [m.model_dump() for m in mentions], "n_sentences": n_sentences, "sections": SOAP}
+    fields["plan"] = {"n_sentences": n_sentences, "labels": [*sorted({m.label for m in mentions}), NO_LABEL],
+                      "sections": list(SOAP), "max_tokens": max(cfg.max_tokens, 384)}  # fmt: skip
+    yield "note", mentions, "note.j2", fields
+
+
+def _shots(pack: ConditionPack, mentions: list[PlannedMention], context: dict, cfg: AlignmentConfig,
+           seed: int) -> list[Message]:  # fmt: skip
+    """`cfg.shots` example exchanges from the pack's examples of labels other than the planned ones (format only:
+    the gate rejects copies). The same for every variant of a note, so only the alignment differs."""
+    planned = {m.label for m in mentions}
+    pool = [(label, e) for label, spec in pack.labels.items() if label not in planned for e in spec.examples]
+    if not cfg.shots or not pool or cfg.granularity == "notes":
+        return []
+    rng = np.random.default_rng(seed)
+    shots = []
+    for k in rng.choice(len(pool), size=min(cfg.shots, len(pool)), replace=False):
+        label, example = pool[k]
+        ask = render("sentence.j2", cfg.templates, **context, profile=None, aligned=False, mention=None,
+                     label_name=pack.labels[label].name, labels={})  # fmt: skip
+        shots += [Message(role="user", content=ask), Message(role="assistant", content=example)]
+    return shots
+
+
 def build_labelset_plans(
-    items: pd.DataFrame, pack: ConditionPack, variants: list[str], cfg: AlignmentConfig, seed: int,
-    sentences_per_item: int = 1,
-) -> list[Plan]:  # fmt: skip
-    """Plans for label-set items (text classification): `guided` shows the label's definition and terms,
-    `unguided` only its name. Both share each item's seed and sentence count."""
+    items: pd.DataFrame, pack: ConditionPack, variants: list[str], cfg: AlignmentConfig, seed: int
+) -> list[Plan]:
+    """Plans for label-set items (text classification), one plain text each: `guided` shows the label's
+    definition and terms, `unguided` only its name. Both share each item's seed."""
     unknown = sorted(set(variants) - {"guided", "unguided"})
     if unknown:
         raise ConfigError(f"label-set generation has variants guided and unguided only, not {unknown}")
@@ -182,7 +225,7 @@ def build_labelset_plans(
             prompt = render(
                 "labelset.j2",
                 cfg.templates,
-                n_sentences=sentences_per_item,
+                style=style,
                 label=item["label"],
                 label_name=item["label_name"],
                 definition=item["definition"] if guided else "",
@@ -197,13 +240,15 @@ def build_labelset_plans(
                         "note_id": item["item_id"],
                         "mentions": [PlannedMention(label=item["label"], term=t) for t in item["terms"]],
                         "prompted": guided,
-                        "n_sentences": sentences_per_item,
+                        "n_sentences": 1,
                         "labels": [item["label"]],
+                        "style": style,
                         "messages": [Message(role="system", content=system), Message(role="user", content=prompt)],
                         "seed": item_seed,
                         "max_tokens": cfg.max_tokens,
                         "temperature": cfg.temperature,
                         "top_p": cfg.top_p,
+                        "stop": ["\n\n"],
                     }
                 )
             )

@@ -11,16 +11,28 @@ import jinja2
 BUILTIN = Path(__file__).parent / "templates"
 
 
+PRONOUNS = {"woman": "She", "man": "He"}
+
+
+def and_join(items: list[str]) -> str:
+    """["a", "b", "c"] -> "a, b and c": lists read as sentences, not field dumps."""
+    items = list(items)
+    return items[0] if len(items) == 1 else ", ".join(items[:-1]) + " and " + items[-1] if items else ""
+
+
 @lru_cache(maxsize=8)
 def environment(override: Path | None = None) -> jinja2.Environment:
     folders = [str(override), str(BUILTIN)] if override else [str(BUILTIN)]
-    return jinja2.Environment(
+    env = jinja2.Environment(
         loader=jinja2.FileSystemLoader(folders),
         undefined=jinja2.StrictUndefined,
         trim_blocks=True,
         lstrip_blocks=True,
         keep_trailing_newline=False,
     )
+    env.filters["and_join"] = and_join
+    env.filters["pronoun"] = lambda sex: PRONOUNS.get(sex, "They")
+    return env
 
 
 def render(name: str, override: Path | None = None, **context: Any) -> str:

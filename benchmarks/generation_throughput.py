@@ -14,9 +14,11 @@ import os
 import time
 
 os.environ.setdefault("VLLM_LOGGING_LEVEL", "WARNING")
+os.environ.setdefault("TQDM_DISABLE", "1")
 
 from dualalign.config import EngineConfig  # noqa: E402
 from dualalign.generate import GenerationRequest, make_engine  # noqa: E402
+from dualalign.hardware import machine_header, resolve_dtype  # noqa: E402
 
 TOPICS = ["memory", "sleep", "appetite", "mood", "walking", "speech", "hearing", "vision"]
 
@@ -78,7 +80,8 @@ def main() -> None:
         rows.update(best)
 
     rate = {label: tokens / seconds for label, (seconds, tokens) in rows.items()}
-    print(f"\n{args.prompts} chat prompts, up to {args.max_tokens} new tokens each, model {args.model}\n")
+    print(f"\n{machine_header(resolve_dtype('auto'))}")
+    print(f"{args.prompts} chat prompts, up to {args.max_tokens} new tokens each, model {args.model}\n")
     print("| path | seconds | tokens | tokens/s |")
     print("|---|---:|---:|---:|")
     for label, (seconds, tokens) in rows.items():

@@ -18,6 +18,7 @@ import time
 from pathlib import Path
 
 os.environ.setdefault("VLLM_LOGGING_LEVEL", "WARNING")
+os.environ.setdefault("TQDM_DISABLE", "1")
 
 from dualalign.alignment.config import AlignmentConfig  # noqa: E402
 from dualalign.alignment.grounding import Grounder  # noqa: E402
@@ -27,6 +28,7 @@ from dualalign.config import EngineConfig  # noqa: E402
 from dualalign.generate import make_engine  # noqa: E402
 from dualalign.generate.outputs import build_outputs  # noqa: E402
 from dualalign.generate.run import GENERATIONS, generate_plans  # noqa: E402
+from dualalign.hardware import machine_header, resolve_dtype  # noqa: E402
 from dualalign.io import read_jsonl, write_parquet  # noqa: E402
 from dualalign.trajectories import demo_profiles, load_pack, sample_trajectories  # noqa: E402
 from dualalign.trajectories.config import TrajectoryConfig  # noqa: E402
@@ -80,7 +82,8 @@ def main() -> None:
             runs["raw"].append(raw())
     stage_s, stage_tokens, sentences, post_s = min(runs["stage"])
     raw_s, raw_tokens = min(runs["raw"])
-    print(f"\n{len(plans)} plans ({args.patients} patients x {args.notes} notes x 4 variants), model SmolLM2-135M\n")
+    print(f"\n{machine_header(resolve_dtype('auto'))}")
+    print(f"{len(plans)} plans ({args.patients} patients x {args.notes} notes x 4 variants), model SmolLM2-135M\n")
     print("| path | seconds | completion tokens | tokens/s | sentences/s |")
     print("|---|---:|---:|---:|---:|")
     raw_rate = raw_tokens / raw_s

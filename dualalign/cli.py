@@ -2,14 +2,12 @@
 
 from __future__ import annotations
 
-import logging
-import os
 import sys
 
 import typer
 from rich.console import Console
 
-from dualalign import __version__
+from dualalign import __version__, logs
 from dualalign.cohorts.cli import app as cohort_app
 from dualalign.errors import DualAlignError
 from dualalign.generate.cli import models_app
@@ -36,14 +34,11 @@ register_run(app)
 
 @app.callback()
 def _root(
-    verbose: bool = typer.Option(False, "--verbose", "-v", help="Log diagnostics to stderr."),
+    verbose: bool = typer.Option(
+        False, "--verbose", "-v", help="Show every library's log lines too (they always go to the run's log file)."
+    ),
 ) -> None:
-    if not verbose:
-        os.environ.setdefault("VLLM_LOGGING_LEVEL", "WARNING")
-    logging.basicConfig(
-        level=logging.INFO if verbose else logging.WARNING,
-        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
-    )
+    logs.configure(verbose)
 
 
 @app.command()

@@ -4,21 +4,25 @@ inputs are unchanged, each writing its artifacts atomically into the run folder.
 from __future__ import annotations
 
 import logging
+from contextlib import nullcontext
 from pathlib import Path
 from typing import Any
 
 import pandas as pd
 import yaml
+from rich.console import Console
 
 from dualalign.alignment.plans import PLANS, build_note_plans
 from dualalign.alignment.prompts import BUILTIN as BUILTIN_TEMPLATES
 from dualalign.generate.engine import Engine
 from dualalign.io import read_json, write_text
+from dualalign.logs import log_to
 from dualalign.runconfig import RunConfig
 from dualalign.runfolder import RunFolder, Timer
 
 log = logging.getLogger(__name__)
 
+CONSOLE = Console(stderr=True)
 STAGES = ("cohort", "trajectories", "plans", "generate", "evaluate")
 
 
@@ -34,16 +38,27 @@ class Pipeline:
         self.progress = progress
         write_text(self.run.path / "config.yaml", yaml.safe_dump(config.model_dump(mode="json"), sort_keys=False))
 
-    def _stage(self, name: str, section: Any, inputs: list[Path], work) -> bool:
-        """Run `work()` unless the stage is done with the same key; record it. Returns whether it ran."""
+    def _stage(self, name: str, section: Any, inputs: list[Path], work, own_bar: bool = False) -> bool:
+        """Run `work()` unless the stage is done with the same key; record it. Returns whether it ran.
+
+        `work()` returns the output names, or (output names, extra manifest fields). A spinner shows while it runs
+        unless the stage draws its own progress bar (`own_bar`); one line says how it ended."""
         key = self.run.stage_key({"section": section, "seed": self.config.seed}, [p for p in inputs if p.is_file()])
         if not self.force and self.run.is_done(name, key):
             log.info("stage %s: unchanged, skipped", name)
+            self._say(f"[dim]- {name}: unchanged, skipped[/]")
             return False
-        with Timer() as timer:
-            outputs = work()
-        self.run.record(name, key, outputs, timer.seconds, self.config.seed)
+        spinner = CONSOLE.status(f"{name} ...") if self.progress and not own_bar else nullcontext()
+        with Timer() as timer, spinner:
+            result = work()
+        outputs, extra = result if isinstance(result, tuple) else (result, {})
+        self.run.record(name, key, outputs, timer.seconds, self.config.seed, **extra)
+        self._say(f"[green]v[/] {name} ({timer.seconds:.1f} s)")
         return True
+
+    def _say(self, line: str) -> None:
+        if self.progress:
+            CONSOLE.print(line, highlight=False)
 
     def cohort(self) -> None:
         from dualalign.cohorts import build_cohort
@@ -93,18 +108,26 @@ class Pipeline:
         self._stage("plans", cfg.model_dump(mode="json", exclude={"grounding"}), inputs, work)
 
     def generate(self) -> None:
+        from dualalign.eval.gold import read_labelled
         from dualalign.generate.run import run_generation_stage
+        from dualalign.trajectories import load_pack
+        from dualalign.trajectories.pack import resolve_pack_path
 
+        ev = self.config.evaluation
         section = {
             "engine": self.config.engine.model_dump(mode="json"),
             "alignment": self.config.alignment.model_dump(mode="json"),
         }
-        self._stage(
-            "generate",
-            section,
-            [self.run.path / PLANS],
-            lambda: run_generation_stage(self.config, self.run, progress=self.progress, engine=self.engine),
-        )
+        inputs = [self.run.path / PLANS, resolve_pack_path(self.config.trajectories.pack)]
+        inputs += [Path(ev.gold)] if ev.gold else []
+
+        def work():
+            pack = load_pack(self.config.trajectories.pack)
+            gold = read_labelled(ev.gold, ev.text_column, ev.label_column, pack) if ev.gold else None
+            references = [] if gold is None else gold["text"].tolist()
+            return run_generation_stage(self.config, self.run, self.progress, self.engine, references)
+
+        self._stage("generate", section, inputs, work, own_bar=True)
 
     def evaluate(self) -> None:
         from dualalign.eval.stage import evaluate_run
@@ -116,9 +139,11 @@ class Pipeline:
         self._stage("evaluate", section, inputs, lambda: evaluate_run(self.config, self.run))
 
     def run_all(self, stages: tuple[str, ...] = STAGES) -> None:
-        for name in STAGES:
-            if name in stages:
-                getattr(self, name)()
+        """Run the named stages in pipeline order; every log line of the run goes to its `dualalign.log`."""
+        with log_to(self.run.path):
+            for name in STAGES:
+                if name in stages:
+                    getattr(self, name)()
 
 
 def _cohort_summary(report: dict) -> dict:

@@ -6,22 +6,28 @@ from pathlib import Path
 
 import typer
 from rich.console import Console
-from rich.table import Table
+
+from dualalign import logs
+from dualalign.tables import print_figures
 
 console = Console()
 
 
+def _rate(value: float | None) -> str:
+    return "-" if value is None else f"{value:.1%}"
+
+
 def show_generation(metrics: dict) -> None:
-    figures = metrics.get("generation", {})
-    if not figures:
-        return
-    table = Table("variant", "requests", "failed", "retried", "sentences", "grounded", "expresses label", "copies",
-                  "near-dup.", title="generation and grounding checks")  # fmt: skip
-    for variant, f in figures.items():
-        rates = ["-" if f[k] is None else f"{f[k]:.1%}" for k in ("grounding_rate", "label_expression_rate")]
-        table.add_row(variant, *map(str, (f["requests"], f["failed"], f["retried"], f["sentences"])), *rates,
-                      str(f["copies_example"]), str(f["near_duplicates"]))  # fmt: skip
-    console.print(table)
+    rows = {
+        variant: {
+            "requests": str(f["requests"]), "failed": str(f["failed"]), "retried": str(f["retried"]),
+            "sentences": str(f["sentences"]), "grounded": _rate(f["grounding_rate"]),
+            "expr. label": _rate(f["label_expression_rate"]), "copies": str(f["copies_example"]),
+            "near-dup.": str(f["near_duplicates"]),
+        }
+        for variant, f in metrics.get("generation", {}).items()
+    }  # fmt: skip
+    print_figures(console, "generation and grounding checks", "variant", rows)
 
 
 def run(
@@ -66,25 +72,25 @@ def generate(
     data["engine"].update(overrides)
     data["out_dir"] = str(run_dir)
     pipeline = Pipeline(validate_model(RunConfig, data, "command line"))
-    pipeline.generate()
+    pipeline.run_all(("generate",))
     show_generation(read_json(run_dir / "metrics.json"))
 
 
 def show_evaluation(metrics: dict) -> None:
-    intrinsic = metrics.get("intrinsic", {})
-    if intrinsic:
-        keys = ("sentences", "grounding_rate", "label_agreement", "distinct_2", "self_bleu", "nn_similarity_max")
-        table = Table("variant", *keys, title="intrinsic measures")
-        for variant, m in intrinsic.items():
-            table.add_row(variant, *("-" if m.get(k) is None else f"{m[k]:.3g}" for k in keys))
-        console.print(table)
+    names = {"sentences": "sentences", "grounding_rate": "grounded", "label_agreement": "label agr.",
+             "distinct_2": "distinct-2", "self_bleu": "self-BLEU", "nn_similarity_max": "max NN sim."}  # fmt: skip
+    intrinsic = {
+        variant: {name: "-" if m.get(k) is None else f"{m[k]:.3g}" for k, name in names.items()}
+        for variant, m in metrics.get("intrinsic", {}).items()
+    }
+    print_figures(console, "intrinsic measures", "variant", intrinsic)
     summary = metrics.get("classification", {}).get("summary", {})
-    if summary:
-        table = Table("mixture", "macro-F1", "accuracy", "n_train", title="downstream classifier on held-out gold")
-        for mixture, s in summary.items():
-            f1, acc = s["macro_f1"], s["accuracy"]
-            table.add_row(mixture, _mean_sd(f1), _mean_sd(acc), f"{s['n_train']['mean']:.0f}")
-        console.print(table)
+    downstream = {
+        mixture: {"macro-F1": _mean_sd(s["macro_f1"]), "accuracy": _mean_sd(s["accuracy"]),
+                  "n_train": f"{s['n_train']['mean']:.0f}"}
+        for mixture, s in summary.items()
+    }  # fmt: skip
+    print_figures(console, "downstream classifier on held-out gold", "mixture", downstream)
 
 
 def _mean_sd(stat: dict) -> str:
@@ -144,29 +150,43 @@ def tstr(
     text_col: str = typer.Option("text"),
     label_col: str = typer.Option("label", help="Label column (pack label ids or the labels' names)."),
     classifier: str = typer.Option("embedding-logreg", help="embedding-logreg, encoder or lora-llm."),
-    per_label: int = typer.Option(20, help="Generation requests per label and variant."),
+    per_label: int = typer.Option(20, help="Generation requests per label, variant and seed."),
     variants: str = typer.Option("guided,unguided"),
     gold_fraction: float = typer.Option(0.0, help="Share of the real rows kept apart as gold and mixed in."),
+    seeds: str = typer.Option("0,1,2", help="Seeds: each draws new items, generations, gold split and classifier."),
+    candidates: int = typer.Option(None, help="Candidates per request; the best that passes the gate is kept."),
     out: Path = typer.Option(Path("runs/tstr"), help="Output folder (generations resume from it)."),
-    seed: int = typer.Option(0),
     engine: str = typer.Option("vllm", help="vllm, openai or transformers."),
     model: str = typer.Option("embedded:smollm2-135m-instruct"),
     base_url: str = typer.Option(None, help="For --engine openai."),
 ) -> None:
     """Train on synthetic, test on real: generate each variant's labelled text, train, score on the real rows."""
-    from dualalign.config import EngineConfig, validate_model
-    from dualalign.tstr import run_tstr
+    from dualalign.config import validate_model
+    from dualalign.tstr import TstrConfig, run_tstr
 
-    engine_config = validate_model(EngineConfig, {"kind": engine, "model": model, "base_url": base_url}, "command line")
-    wanted = tuple(v.strip() for v in variants.split(",") if v.strip())
-    metrics = run_tstr(real, labels, out, text_col, label_col, classifier, per_label, wanted, gold_fraction, seed,
-                       engine_config)  # fmt: skip
-    table = Table("trained on", "n_train", "macro-F1", "micro-F1", "accuracy",
-                  title=f"train on synthetic, test on real ({metrics['setup']['test_rows']} real rows)")  # fmt: skip
-    for name, f in metrics["tstr"].items():
-        table.add_row(name, str(f["n_train"]), f"{f['macro_f1']:.3f}", f"{f['micro_f1']:.3f}", f"{f['accuracy']:.3f}")
-    console.print(table)
+    data = {
+        "real": real, "pack": labels, "out": out, "text_column": text_col, "label_column": label_col,
+        "per_label": per_label, "variants": [v.strip() for v in variants.split(",") if v.strip()],
+        "gold_fraction": gold_fraction, "seeds": [int(x) for x in seeds.split(",") if x.strip()],
+        "train": {"classifier": classifier},
+        "engine": {"kind": engine, "model": model, "base_url": base_url},
+    }  # fmt: skip
+    if candidates is not None:
+        data["alignment"] = {"max_tokens": 120, "gate": {"candidates": candidates}}
+    cfg = validate_model(TstrConfig, data, "command line")
+    with logs.log_to(cfg.out):
+        metrics = run_tstr(cfg)
+    show_tstr(metrics)
     console.print(f"metrics: [bold]{out / 'metrics.json'}[/]")
+
+
+def show_tstr(metrics: dict) -> None:
+    rows = {name: {"n_train": f"{f['n_train']['mean']:.0f}", "macro-F1": _mean_sd(f["macro_f1"]),
+                   "accuracy": _mean_sd(f["accuracy"])}
+            for name, f in metrics["tstr"].items()}  # fmt: skip
+    seeds = len(metrics["setup"]["seeds"])
+    title = f"train on synthetic, test on real ({metrics['setup']['test_rows']} real rows, {seeds} seeds)"
+    print_figures(console, title, "trained on", rows)
 
 
 def register(app: typer.Typer) -> None:

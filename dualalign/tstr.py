@@ -1,5 +1,10 @@
 """Train on synthetic, test on real: generate labelled text for a pack's label set in each variant, train a
-classifier on each (optionally mixed with a gold part of the real file), and score on the real rows."""
+classifier on each (optionally mixed with a gold part of the real file), and score on the real rows.
+
+Every table carries its floor and ceiling: `pack-prototype` (no generation: the nearest label by the pack's own
+definitions and terms) and, with a gold part, `gold` (the real rows alone). Each seed draws new items, new
+generations, a new gold split and a new classifier, so the standard deviations cover all of it.
+"""
 
 from __future__ import annotations
 
@@ -7,79 +12,100 @@ from contextlib import nullcontext
 from pathlib import Path
 
 import pandas as pd
+from pydantic import Field
 
 from dualalign.alignment.config import AlignmentConfig
+from dualalign.alignment.gate import QualityGate
+from dualalign.alignment.grounding import Grounder
 from dualalign.alignment.plans import PLANS, build_labelset_plans
-from dualalign.config import EngineConfig
+from dualalign.alignment.prototypes import LabelPrototypes
+from dualalign.config import EngineConfig, StrictModel
 from dualalign.eval.classification import classification_metrics
 from dualalign.eval.gold import read_labelled, stratified_split
 from dualalign.generate.engine import Engine, make_engine
-from dualalign.generate.outputs import sentence_rows
-from dualalign.generate.run import GENERATIONS, generate_plans
-from dualalign.io import read_jsonl, write_json, write_text
-from dualalign.train.registry import make_classifier
+from dualalign.generate.outputs import build_outputs, generation_figures
+from dualalign.generate.run import GENERATIONS, REJECTIONS, generate_plans
+from dualalign.io import read_jsonl, write_json, write_parquet, write_text
+from dualalign.train.config import TrainConfig
+from dualalign.train.mixtures import METRICS, LabelledTexts, run_mixtures, summarize
 from dualalign.trajectories.labelset import sample_label_mentions
 from dualalign.trajectories.pack import load_pack
 
-METRIC_KEYS = ("macro_f1", "micro_f1", "accuracy", "macro_precision", "macro_recall")
+FLOOR = "pack-prototype"
 
 
-def run_tstr(
-    real: Path,
-    pack_ref: str,
-    out: Path,
-    text_col: str = "text",
-    label_col: str = "label",
-    classifier: str = "embedding-logreg",
-    per_label: int = 20,
-    variants: tuple[str, ...] = ("guided", "unguided"),
-    gold_fraction: float = 0.0,
-    seed: int = 0,
-    engine_config: EngineConfig | None = None,
-    engine: Engine | None = None,
-    alignment: AlignmentConfig | None = None,
-) -> dict:
-    """Returns (and writes to `out/metrics.json`) `{"tstr": {variant: figures}, "generation": {...}}`.
+class TstrConfig(StrictModel):
+    """One train-on-synthetic, test-on-real comparison."""
 
-    With `gold_fraction` > 0 that share of the real rows (stratified) is kept apart as gold: each variant then
-    trains on synthetic + gold, a `gold` row trains on gold alone, and only the other rows are scored.
-    """
-    pack = load_pack(pack_ref)
-    real_rows = read_labelled(real, text_col, label_col, pack)
-    test, gold = stratified_split(real_rows, gold_fraction, seed) if gold_fraction > 0 else (real_rows, None)
-    alignment = alignment or AlignmentConfig(max_tokens=120)
-    plans = build_labelset_plans(sample_label_mentions(pack, per_label, seed), pack, list(variants), alignment, seed)
-    out = Path(out)
-    write_text(out / PLANS, "".join(p.model_dump_json() + "\n" for p in plans))
-    with nullcontext(engine) if engine is not None else make_engine(engine_config or EngineConfig()) as active:
-        generate_plans(plans, active, out, alignment.retries, alignment.chunk_size)
-    by_id = {g["id"]: g for g in read_jsonl(out / GENERATIONS)}
-    rows = [r for p in plans if by_id.get(p.id, {}).get("parsed") for r in sentence_rows(p, by_id[p.id]["parsed"])]
-    synthetic = pd.DataFrame(rows, columns=["variant", "text", "label"])
-    labels = sorted(real_rows["label"].unique())
-    training = {v: synthetic.loc[synthetic["variant"] == v, ["text", "label"]] for v in variants}
-    if gold is not None:
-        training = {"gold": gold, **{v: pd.concat([df, gold]) for v, df in training.items()}}
-    figures = {}
-    for name, train in training.items():
-        train = train[train["label"].isin(labels)]
-        model = make_classifier(classifier, seed=seed).fit(train["text"].tolist(), train["label"].tolist())
-        scores = classification_metrics(test["label"].tolist(), model.predict(test["text"].tolist()), labels)
-        figures[name] = {
-            "n_train": int(len(train)),
-            **{k: scores[k] for k in METRIC_KEYS},
-            "per_label": scores["per_label"],
-        }
+    real: Path = Field(description="real labelled text (CSV/Parquet), scored as the test set")
+    pack: str = Field(description="the pack whose label set is generated (a built-in name or a YAML path)")
+    out: Path = Path("runs/tstr")
+    text_column: str = "text"
+    label_column: str = "label"
+    per_label: int = Field(20, ge=1, description="generation requests per label, variant and seed")
+    variants: list[str] = Field(default_factory=lambda: ["guided", "unguided"], min_length=1)
+    gold_fraction: float = Field(0.0, ge=0, lt=1, description="share of the real rows kept apart as gold and mixed in")
+    seeds: list[int] = Field(default_factory=lambda: [0, 1, 2], min_length=1)
+    train: TrainConfig = Field(default_factory=TrainConfig)
+    engine: EngineConfig = Field(default_factory=EngineConfig)
+    alignment: AlignmentConfig = Field(default_factory=lambda: AlignmentConfig(max_tokens=120))
+
+
+def run_tstr(cfg: TstrConfig, engine: Engine | None = None) -> dict:
+    """Returns (and writes to `cfg.out/metrics.json`) the summary per training set (mean and sd over seeds), one
+    row per seed and training set, and the generation figures per seed. `engine`: an already loaded engine."""
+    pack = load_pack(cfg.pack)
+    real = read_labelled(cfg.real, cfg.text_column, cfg.label_column, pack)
+    floor = LabelPrototypes(pack, cfg.alignment.grounding.embedding_model)
+    tables, generation = [], {}
+    with nullcontext(engine) if engine is not None else make_engine(cfg.engine) as active:
+        for seed in cfg.seeds:
+            test, gold = stratified_split(real, cfg.gold_fraction, seed) if cfg.gold_fraction else (real, real[:0])
+            synthetic, generation[seed] = _generate(cfg, pack, active, seed, gold["text"].tolist())
+            labels = sorted(real["label"].unique())
+            scores = classification_metrics(test["label"].tolist(), floor.predict(test["text"].tolist()), labels)
+            tables.append(pd.DataFrame([{"mixture": FLOOR, "seed": seed, "n_train": 0,
+                                         **{m: scores[m] for m in METRICS}}]))  # fmt: skip
+            by_variant = {v: LabelledTexts.from_frame(synthetic[synthetic["variant"] == v]) for v in cfg.variants}
+            mixtures = ["gold", *(f"gold+{v}" for v in cfg.variants)] if len(gold) else []
+            results = run_mixtures(
+                cfg.train.classifier, LabelledTexts.from_frame(gold), LabelledTexts.from_frame(test), by_variant,
+                mixtures + list(cfg.variants), seeds=[seed], ratio=None, settings=cfg.train.settings,
+            )  # fmt: skip
+            tables.append(results.table)
+    table = pd.concat(tables, ignore_index=True)
+    summary = summarize(table)
     metrics = {
-        "tstr": figures,
-        "generation": {
-            v: {"requests": sum(p.variant == v for p in plans),
-                "failed": sum(p.variant == v and bool(by_id.get(p.id, {}).get("error")) for p in plans),
-                "sentences": int((synthetic["variant"] == v).sum())}
-            for v in variants
-        },  # fmt: skip
-        "setup": {"real": str(real), "pack": pack.name, "classifier": classifier, "per_label": per_label,
-                  "gold_fraction": gold_fraction, "test_rows": int(len(test)), "seed": seed},  # fmt: skip
+        "tstr": {
+            name: {m: {"mean": float(summary.loc[name, (m, "mean")]), "sd": _sd(summary.loc[name, (m, "sd")])}
+                   for m in (*METRICS, "n_train")}
+            for name in summary.index
+        },
+        "runs": table.to_dict(orient="records"),
+        "generation": generation,
+        "setup": {**cfg.model_dump(mode="json", exclude={"engine", "alignment"}), "test_rows": int(len(test)),
+                  "model": cfg.engine.model},  # fmt: skip
     }
-    write_json(out / "metrics.json", metrics)
+    write_json(Path(cfg.out) / "metrics.json", metrics)
     return metrics
+
+
+def _generate(cfg: TstrConfig, pack, engine: Engine, seed: int, gold: list[str]) -> tuple[pd.DataFrame, dict]:
+    """One seed's label-set items through the gate, resumable in `out/seed-<seed>/`: (sentences, figures)."""
+    out = Path(cfg.out) / f"seed-{seed}"
+    items = sample_label_mentions(pack, cfg.per_label, seed)
+    plans = build_labelset_plans(items, pack, list(cfg.variants), cfg.alignment, seed)
+    write_text(out / PLANS, "".join(p.model_dump_json() + "\n" for p in plans))
+    gate = QualityGate(pack, cfg.alignment.grounding, cfg.alignment.gate, gold)
+    generate_plans(plans, engine, out, gate, cfg.alignment)
+    generations = read_jsonl(out / GENERATIONS)
+    grounder = Grounder(pack, cfg.alignment.grounding)
+    _, sentences, rejections = build_outputs(plans, generations, grounder, QualityGate(
+        pack, cfg.alignment.grounding, cfg.alignment.gate, gold))  # fmt: skip
+    write_parquet(out / REJECTIONS, rejections)
+    write_parquet(out / "sentences.parquet", sentences)
+    return sentences, generation_figures(plans, generations, sentences, rejections)
+
+
+def _sd(value: float) -> float | None:
+    return None if pd.isna(value) else float(value)

@@ -37,12 +37,11 @@ def evaluate_run(config: RunConfig, run: RunFolder) -> list[str]:
     if gold is not None:
         train, test = stratified_split(gold, ev.test_fraction, config.seed)
         synthetic = sentences[sentences["passed"]] if ev.passed_only else sentences
-        by_variant = {v: LabelledTexts.from_frame(synthetic[synthetic["variant"] == v]) for v in ("guided", "unguided")
-                      if (synthetic["variant"] == v).any()}  # fmt: skip
+        by_variant = {v: LabelledTexts.from_frame(rows) for v, rows in synthetic.groupby("variant", sort=False)}
         t = ev.train
         results = run_mixtures(
-            t.classifier, LabelledTexts.from_frame(train), LabelledTexts.from_frame(test),
-            by_variant.get("guided"), by_variant.get("unguided"), t.mixtures, t.seeds, t.ratio, t.cap, t.settings,
+            t.classifier, LabelledTexts.from_frame(train), LabelledTexts.from_frame(test), by_variant, t.mixtures,
+            t.seeds, t.ratio, t.cap, t.settings,
         )  # fmt: skip
         run.update_metrics("classification", results.to_metrics())
     write_report(run, pack, ev.examples_per_cell)

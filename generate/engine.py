@@ -7,6 +7,7 @@ from collections.abc import Callable, Sequence
 
 from dualalign.config import EngineConfig
 from dualalign.generate.records import GenerationRequest, GenerationResult
+from dualalign.hardware import DtypeChoice
 
 ResultCallback = Callable[[GenerationResult], None]
 
@@ -15,6 +16,11 @@ class Engine(ABC):
     """Generates text for batches of requests. Use as a context manager, or call `close()`."""
 
     name: str
+    dtype: DtypeChoice | None = None  # the dtype the model runs in, where this process loads it
+
+    def describe(self) -> dict:
+        """What a run manifest records about the engine."""
+        return {"kind": self.name, "dtype": self.dtype.as_dict() if self.dtype else None}
 
     @abstractmethod
     def generate(

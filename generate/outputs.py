@@ -6,6 +6,7 @@ from collections.abc import Sequence
 
 import pandas as pd
 
+from dualalign.alignment.gate import QualityGate, Target
 from dualalign.alignment.grounding import Grounder, term_in_text
 from dualalign.alignment.plans import Plan, PlannedMention
 
@@ -17,6 +18,7 @@ NOTE_COLUMNS = [
     "plan_id", "variant", "kind", "patient_id", "note_id", "note_type", "visit_date", "stage", "text",
     "n_sentences", "n_planned", "status", "error", "attempts", "completion_tokens",
 ]  # fmt: skip
+REJECTION_COLUMNS = ["plan_id", "variant", "attempt", "text", "reason"]
 
 
 def match_mentions(sentences: list[dict], mentions: list[PlannedMention]) -> list[PlannedMention | None]:
@@ -52,23 +54,32 @@ def plan_fields(plan: Plan) -> dict:
     }
 
 
-def sentence_rows(plan: Plan, parsed: dict) -> list[dict]:
-    replies = parsed["sentences"]
-    pairs = match_mentions(replies, plan.mentions) if plan.prompted else [None] * len(replies)
-    rows = []
-    for i, (reply, mention) in enumerate(zip(replies, pairs)):
-        rows.append(
-            {
-                "sentence_id": f"{plan.id}-s{i + 1:02d}",
-                **plan_fields(plan),
-                "section": reply.get("section"),
-                "text": reply["text"].strip(),
-                "label": reply["label"],
-                "planned_label": mention.label if mention else None,
-                "planned_term": mention.term if mention else None,
-            }
-        )
-    return rows
+def sentence_rows(plan: Plan, record: dict) -> list[dict]:
+    """The sentence rows of one generation record: its accepted text (plain-text plans, label fixed by the plan) or
+    its JSON sentences (whole notes, labelled by the model). None for a failed or rejected record."""
+    if record.get("error"):
+        return []
+    if not plan.structured:
+        term = next((t for t in (m.term for m in plan.mentions) if term_in_text(t, record["text"])),
+                    plan.mentions[0].term if plan.mentions else None)  # fmt: skip
+        replies = [{"text": record["text"], "label": plan.labels[0], "section": None}]
+        planned = [(plan.labels[0], term if plan.prompted else None)]
+    else:
+        replies = record["parsed"]["sentences"]
+        matched = match_mentions(replies, plan.mentions) if plan.prompted else [None] * len(replies)
+        planned = [(m.label, m.term) if m else (None, None) for m in matched]
+    return [
+        {
+            "sentence_id": f"{plan.id}-s{i + 1:02d}",
+            **plan_fields(plan),
+            "section": reply.get("section"),
+            "text": reply["text"].strip(),
+            "label": reply["label"],
+            "planned_label": label,
+            "planned_term": term,
+        }
+        for i, (reply, (label, term)) in enumerate(zip(replies, planned))
+    ]
 
 
 def note_text(rows: list[dict]) -> str:
@@ -81,57 +92,94 @@ def note_text(rows: list[dict]) -> str:
     return "\n".join(f"{name}: {' '.join(texts)}" for name, texts in sections.items())
 
 
+def gate_structured_rows(rows: list[dict], variant: str, gate: QualityGate) -> tuple[list[dict], list[dict]]:
+    """Judge the sentences of a JSON note one by one (they came without candidates): (accepted, rejections)."""
+    accepted, rejected = [], []
+    for row in rows:
+        terms = (row["planned_term"],) if row["planned_term"] else ()
+        verdict = gate.judge([row["text"]], Target(variant, row["label"], terms))[0]
+        if verdict.passed:
+            gate.accept(row["text"], variant)
+            accepted.append(row)
+        else:
+            rejected.append({"plan_id": row["plan_id"], "variant": variant, "attempt": 0, "text": row["text"],
+                             "reason": verdict.reason})  # fmt: skip
+    return accepted, rejected
+
+
 def build_outputs(
-    plans: Sequence[Plan], generations: Sequence[dict], grounder: Grounder
-) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """(notes, sentences) from the plans and their generation records; sentences carry grounding checks."""
+    plans: Sequence[Plan], generations: Sequence[dict], grounder: Grounder, gate: QualityGate
+) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
+    """(notes, sentences, rejections) from the plans and their generation records.
+
+    Sentences are the accepted texts only, with grounding checks; a note joins the accepted sentences of its
+    plans (one per planned sentence, or one whole note); every rejected candidate is a row of `rejections`."""
     by_id = {g["id"]: g for g in generations}
-    notes, sentences = [], []
+    notes: dict[tuple, dict] = {}
+    sentences, rejections = [], []
     for plan in plans:
         g = by_id.get(plan.id)
         if g is None:
             continue  # not generated yet
-        rows = sentence_rows(plan, g["parsed"]) if g.get("parsed") and not g.get("error") else []
+        rows = sentence_rows(plan, g)
+        if plan.structured:
+            rows, rejected = gate_structured_rows(rows, plan.variant, gate)
+            rejections += rejected
+        rejections += [{"plan_id": plan.id, "variant": plan.variant, "attempt": c["attempt"], "text": c["text"],
+                        "reason": c["reason"]} for c in g.get("candidates", []) if c["reason"]]  # fmt: skip
         sentences += rows
-        notes.append(
-            {
-                **plan_fields(plan),
-                "text": note_text(rows),
-                "n_sentences": len(rows),
-                "n_planned": plan.n_sentences,
-                "status": "failed" if g.get("error") else "ok",
-                "error": g.get("error"),
-                "attempts": g.get("attempts", 1),
-                "completion_tokens": g.get("completion_tokens", 0),
-            }
-        )
+        note = notes.setdefault((plan.note_id, plan.variant), {**plan_fields(plan), "rows": [], "n_planned": 0,
+                                "errors": [], "attempts": 1, "completion_tokens": 0})  # fmt: skip
+        note["rows"] += rows
+        note["n_planned"] += plan.n_sentences
+        note["errors"] += [g["error"]] if g.get("error") else []
+        note["attempts"] = max(note["attempts"], g.get("attempts", 1))
+        note["completion_tokens"] += g.get("completion_tokens", 0)
+    note_rows = [
+        {**{k: v for k, v in n.items() if k not in ("rows", "errors")}, "text": note_text(n["rows"]),
+         "n_sentences": len(n["rows"]), "status": "ok" if n["rows"] else "failed",
+         "error": "; ".join(dict.fromkeys(n["errors"])) or None}
+        for n in notes.values()
+    ]  # fmt: skip
     sentences_df = grounder.score(pd.DataFrame(sentences, columns=SENTENCE_COLUMNS))
-    return pd.DataFrame(notes, columns=NOTE_COLUMNS), sentences_df
+    return (pd.DataFrame(note_rows, columns=NOTE_COLUMNS), sentences_df,
+            pd.DataFrame(rejections, columns=REJECTION_COLUMNS))  # fmt: skip
 
 
-def generation_figures(notes: pd.DataFrame, sentences: pd.DataFrame) -> dict:
-    """Per variant: requests, failures (and why), sentences, grounding rate, copies, near-duplicates."""
+def generation_figures(plans: Sequence[Plan], generations: Sequence[dict], sentences: pd.DataFrame,
+                       rejections: pd.DataFrame) -> dict:  # fmt: skip
+    """Per variant: plans, accepted, rejected by the gate, failed in the engine, retried, candidates, rejection
+    reasons, sentences, grounding and label-expression rates."""
+    by_id = {g["id"]: g for g in generations}
     figures = {}
-    for variant, group in notes.groupby("variant"):
+    for variant in dict.fromkeys(p.variant for p in plans):
+        records = [by_id[p.id] for p in plans if p.variant == variant and p.id in by_id]
         sents = sentences[sentences["variant"] == variant]
-        reasons = group.loc[group["status"] == "failed", "error"].map(failure_kind).value_counts()
+        reasons = rejections.loc[rejections["variant"] == variant, "reason"].value_counts()
+        kinds = pd.Series([error_kind(r) for r in records if r.get("error")], dtype=object).value_counts()
         figures[variant] = {
-            "requests": int(len(group)),
-            "failed": int((group["status"] == "failed").sum()),
-            "failures_by_reason": {k: int(v) for k, v in reasons.items()},
-            "retried": int((group["attempts"] > 1).sum()),
+            "requests": len(records),
+            "accepted": sum(not r.get("error") for r in records),
+            "failed": int(len(records) - sum(not r.get("error") for r in records)),
+            "failures_by_kind": {k: int(v) for k, v in kinds.items()},
+            "retried": sum(r.get("attempts", 1) > 1 for r in records),
+            "candidates": sum(len(r.get("candidates", [])) or 1 for r in records),
+            "rejections_by_reason": {k: int(v) for k, v in reasons.items()},
             "sentences": int(len(sents)),
             "grounding_rate": round(float(sents["grounded"].mean()), 4) if len(sents) else None,
             "label_expression_rate": round(float(sents["expresses_label"].mean()), 4) if len(sents) else None,
             "term_match_rate": round(float(sents["term_match"].mean()), 4) if len(sents) else None,
             "copies_example": int(sents["copies_example"].sum()),
             "near_duplicates": int(sents["near_duplicate"].sum()),
-            "passed": int(sents["passed"].sum()),
         }
     return figures
 
 
-def failure_kind(error: str) -> str:
+def error_kind(record: dict) -> str:
+    """Why a generation record failed: rejected by the gate, or the engine's or the JSON check's reason."""
+    if record.get("error_kind"):
+        return record["error_kind"]
+    error = record["error"]
     if error.startswith("cut off"):
         return "cut_off"
     if error.startswith("invalid JSON"):

@@ -12,10 +12,13 @@ from typing import TYPE_CHECKING
 import pandas as pd
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
+from dualalign.alignment.config import AlignmentConfig
+from dualalign.alignment.gate import QualityGate
 from dualalign.alignment.grounding import Grounder
 from dualalign.alignment.plans import PLANS, Plan, read_plans
 from dualalign.alignment.schema import reply_model
 from dualalign.errors import EngineError
+from dualalign.generate.candidates import generate_gated
 from dualalign.generate.engine import Engine, make_engine
 from dualalign.generate.export import export_dataset, fhir_bundles, write_fhir
 from dualalign.generate.outputs import build_outputs, generation_figures
@@ -31,6 +34,8 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 GENERATIONS = "generations.jsonl"
+REJECTIONS = "rejections.parquet"
+
 
 
 @dataclass
@@ -45,35 +50,48 @@ def generate_plans(
     plans: Sequence[Plan],
     engine: Engine,
     out_dir: Path,
-    retries: int = 2,
-    chunk_size: int = 64,
+    gate: QualityGate,
+    cfg: AlignmentConfig,
     progress: bool = True,
 ) -> GenerationSummary:
-    """Generate every plan not yet in `out_dir/generations.jsonl`; each result is appended as it arrives.
+    """Generate every plan not yet in `out_dir/generations.jsonl`; each record is appended as it is final.
 
-    Plans are sent in chunks of `chunk_size`, one engine call each, every plan with its own reply schema. A killed
-    run loses at most the chunk in flight; started again, it skips the ids already written, so every id ends up
-    there exactly once.
+    Plans go out in chunks of `cfg.chunk_size`, one engine call each (plus one per extra round of the gate).
+    Plain-text plans are sampled `cfg.gate.candidates` times and judged by `gate`, the best passing candidate kept;
+    whole JSON notes are validated against their schema and retried `cfg.retries` times. A killed run loses at
+    most the chunk in flight; started again, it skips the ids already written (and remembers their accepted texts,
+    for the gate's novelty check), so every id ends up there exactly once.
     """
     path = Path(out_dir) / GENERATIONS
     repair_jsonl(path)
-    done = {r["id"] for r in read_jsonl(path)}
+    written = read_jsonl(path)
+    for row in written:
+        if row.get("candidates") and not row.get("error"):
+            gate.accept(row["text"], row["variant"])
+    done = {r["id"] for r in written}
     todo = [p for p in plans if p.id not in done]
     by_id = {p.id: p for p in plans}
 
-    def record(result: GenerationResult) -> None:
-        append_jsonl(path, [{**result.model_dump(), "variant": by_id[result.id].variant}])
+    def record(row: dict) -> None:
+        append_jsonl(path, [row])
         bar.advance(task)
+
+    def record_result(result: GenerationResult) -> None:
+        record({**result.model_dump(), "variant": by_id[result.id].variant})
 
     with Progress(
         TextColumn("generating"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn(), disable=not progress
     ) as bar:
         task = bar.add_task("generate", total=len(todo))
-        for start in range(0, len(todo), chunk_size):
-            chunk = todo[start : start + chunk_size]
-            schemas = [reply_model(*p.schema_key) for p in chunk]  # one engine call, a schema per request
+        for start in range(0, len(todo), cfg.chunk_size):
+            chunk = todo[start : start + cfg.chunk_size]
+            structured = [p for p in chunk if p.structured]
             try:
-                generate_structured(engine, [p.request() for p in chunk], schemas, retries, on_result=record)
+                if structured:
+                    schemas = [reply_model(*p.schema_key) for p in structured]  # one call, a schema per request
+                    generate_structured(engine, [p.request() for p in structured], schemas, cfg.retries,
+                                        on_result=record_result)  # fmt: skip
+                generate_gated([p for p in chunk if not p.structured], engine, gate, cfg.gate, record)
             except EngineError as err:
                 raise EngineError(f"{err}\nresults so far are kept in {path}; run again to resume") from err
     finished = read_jsonl(path)
@@ -86,11 +104,16 @@ def generate_plans(
 
 
 def run_generation_stage(
-    config: "RunConfig", run: RunFolder, progress: bool = True, engine: Engine | None = None
-) -> list[str]:
+    config: "RunConfig", run: RunFolder, progress: bool = True, engine: Engine | None = None,
+    references: Sequence[str] = (),
+) -> tuple[list[str], dict]:
     """The pipeline's generation stage: generate (resuming), then write notes, sentences, exports and figures.
 
-    `engine`: an already loaded engine (else one is made from `config.engine` and closed after). Generations made
+    Returns the outputs and, for the manifest, what the engine that wrote the generations ran as (its dtype and
+    why), as recorded in `generations.meta.json`.
+
+    `engine`: an already loaded engine (else one is made from `config.engine` and closed after). `references`:
+    real texts the gate must not let through copies of (the pack's examples always count). Generations made
     under other engine settings or retries are moved aside (kept, renamed with their key), not mixed with new ones.
     """
     plans = read_plans(run.path / PLANS)
@@ -100,20 +123,28 @@ def run_generation_stage(
         old = read_json(meta_path)["key"]
         gen_path.rename(run.path / f"generations.{old}.jsonl")
         log.warning("engine settings changed: earlier generations kept as generations.%s.jsonl", old)
-    write_json(meta_path, {"key": key, "engine": config.engine.model_dump(mode="json")})
+    meta = read_json(meta_path) if gen_path.exists() and meta_path.exists() else {}
+    meta.update(key=key, engine=config.engine.model_dump(mode="json"))
+    write_json(meta_path, meta)
 
+    cfg = config.alignment
+    pack = load_pack(config.trajectories.pack)
     done = {r["id"] for r in read_jsonl(gen_path)}
     if any(p.id not in done for p in plans):
-        cfg = config.alignment
         with nullcontext(engine) if engine is not None else make_engine(config.engine) as active:
-            summary = generate_plans(plans, active, run.path, cfg.retries, cfg.chunk_size, progress)
+            write_json(meta_path, {**meta, "loaded": active.describe()})
+            gate = QualityGate(pack, cfg.grounding, cfg.gate, references)
+            summary = generate_plans(plans, active, run.path, gate, cfg, progress)
         log.info("generation: %s", summary)
-    pack = load_pack(config.trajectories.pack)
-    notes, sentences = build_outputs(plans, read_jsonl(gen_path), Grounder(pack, config.alignment.grounding))
+    generations = read_jsonl(gen_path)
+    gate = QualityGate(pack, cfg.grounding, cfg.gate, references)  # fresh: JSON notes are judged in order
+    notes, sentences, rejections = build_outputs(plans, generations, Grounder(pack, cfg.grounding), gate)
     write_parquet(run.path / "notes.parquet", notes)
     write_parquet(run.path / "sentences.parquet", sentences)
+    write_parquet(run.path / REJECTIONS, rejections)
     export_dataset({"notes": notes, "sentences": sentences}, run.path / "dataset")
     profiles = pd.read_parquet(run.path / "cohort.parquet")
-    write_fhir(fhir_bundles(notes, profiles, config.alignment.diagnosis_date), run.path / "fhir")
-    run.update_metrics("generation", generation_figures(notes, sentences))
-    return [GENERATIONS, "notes.parquet", "sentences.parquet", "dataset", "fhir"]
+    write_fhir(fhir_bundles(notes, profiles, cfg.diagnosis_date), run.path / "fhir")
+    run.update_metrics("generation", generation_figures(plans, generations, sentences, rejections))
+    outputs = [GENERATIONS, "notes.parquet", "sentences.parquet", REJECTIONS, "dataset", "fhir"]
+    return outputs, {"engine": read_json(meta_path).get("loaded")}

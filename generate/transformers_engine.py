@@ -15,6 +15,7 @@ from dualalign.errors import EngineError
 from dualalign.generate.engine import Engine, ResultCallback
 from dualalign.generate.models import resolve_model
 from dualalign.generate.records import GenerationRequest, GenerationResult
+from dualalign.hardware import resolve_dtype
 
 log = logging.getLogger(__name__)
 
@@ -26,10 +27,12 @@ class TransformersEngine(Engine):
         from transformers import AutoModelForCausalLM, AutoTokenizer
 
         self.config = config
+        self.dtype = resolve_dtype(config.dtype)
+        log.info("dtype %s (%s: %s)", self.dtype.resolved, config.dtype, self.dtype.reason)
         path = resolve_model(config.model)
         try:
             self.tokenizer = AutoTokenizer.from_pretrained(path, padding_side="left")
-            self.model = AutoModelForCausalLM.from_pretrained(path, dtype=config.dtype).eval()
+            self.model = AutoModelForCausalLM.from_pretrained(path, dtype=self.dtype.resolved).eval()
         except (OSError, ValueError) as err:
             raise EngineError(f"transformers could not load model {config.model!r}: {err}") from err
         if self.tokenizer.pad_token is None:

@@ -17,6 +17,7 @@ from dualalign.errors import EngineError
 from dualalign.generate.engine import Engine, ResultCallback
 from dualalign.generate.models import resolve_model
 from dualalign.generate.records import GenerationRequest, GenerationResult
+from dualalign.hardware import resolve_dtype
 
 log = logging.getLogger(__name__)
 
@@ -26,13 +27,13 @@ os.environ.setdefault("VLLM_ENABLE_V1_MULTIPROCESSING", "0")
 os.environ.setdefault("VLLM_CPU_KVCACHE_SPACE", "2")
 
 
-def vllm_engine_args(config: EngineConfig, model_path: str) -> dict[str, Any]:
-    """vllm.LLM keyword arguments from the config; `engine_args` overrides everything else."""
+def vllm_engine_args(config: EngineConfig, model_path: str, dtype: str) -> dict[str, Any]:
+    """vllm.LLM keyword arguments from the config and the resolved dtype; `engine_args` overrides everything else."""
     from vllm.platforms import current_platform
 
     args: dict[str, Any] = {
         "model": model_path,
-        "dtype": config.dtype,
+        "dtype": dtype,
         "max_model_len": config.max_model_len,
         "tensor_parallel_size": config.tensor_parallel_size,
         "gpu_memory_utilization": config.gpu_memory_utilization,
@@ -57,7 +58,9 @@ class VLLMEngine(Engine):
         from vllm import LLM
 
         self.config = config
-        args = vllm_engine_args(config, resolve_model(config.model))
+        self.dtype = resolve_dtype(config.dtype)
+        log.info("dtype %s (%s: %s)", self.dtype.resolved, config.dtype, self.dtype.reason)
+        args = vllm_engine_args(config, resolve_model(config.model), self.dtype.resolved)
         log.info("starting vllm.LLM with %s", args)
         try:
             self.llm = LLM(**args)
@@ -94,9 +97,9 @@ class VLLMEngine(Engine):
         start = time.perf_counter()
         if requests[0].messages is not None:
             conversations = [[m.model_dump() for m in r.messages] for r in requests]
-            outputs = self.llm.chat(conversations, params, use_tqdm=len(requests) > 1)
+            outputs = self.llm.chat(conversations, params, use_tqdm=False)
         else:
-            outputs = self.llm.generate([r.prompt for r in requests], params, use_tqdm=len(requests) > 1)
+            outputs = self.llm.generate([r.prompt for r in requests], params, use_tqdm=False)
         latency = time.perf_counter() - start
         results = []
         for request, output in zip(requests, outputs):

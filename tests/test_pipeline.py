@@ -67,6 +67,16 @@ def test_sentences_carry_pack_labels_and_grounding_is_reported_per_variant(small
     assert read_json(out / "metrics.json")["cohort"]["privacy"]["exact_copies"] == 0
 
 
+def test_manifest_records_the_dtype_the_engine_ran_in_and_why(small_run):
+    from dualalign.hardware import resolve_dtype
+
+    _, out = small_run
+    engine = read_json(out / "manifest.json")["stages"]["generate"]["engine"]
+    expected = resolve_dtype("auto")
+    assert engine["kind"] == "vllm"
+    assert engine["dtype"] == {"requested": "auto", "resolved": expected.resolved, "reason": expected.reason}
+
+
 def test_evaluation_writes_intrinsic_measures_and_a_self_contained_report(small_run):
     _, out = small_run
     intrinsic = read_json(out / "metrics.json")["intrinsic"]

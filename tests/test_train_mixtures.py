@@ -13,7 +13,8 @@ import pandas as pd
 import pytest
 
 from dualalign.errors import ConfigError, DataError
-from dualalign.train import MIXTURES, LabelledTexts, TrainConfig, build_mixture, run_mixtures
+from dualalign.train import LabelledTexts, TrainConfig, build_mixture, run_mixtures
+from dualalign.train.mixtures import mixture_names
 
 
 @pytest.fixture(scope="module")
@@ -28,25 +29,25 @@ def sets(shared_data) -> dict[str, LabelledTexts]:
 
 def test_build_mixture_sizes_and_seeding(sets):
     gold, guided = sets["gold"], sets["guided"]
-    assert build_mixture("gold", gold, guided) is gold
-    mix = build_mixture("gold+guided", gold, guided, ratio=2.0, seed=3)
+    assert build_mixture("gold", gold, {"guided": guided}) is gold
+    mix = build_mixture("gold+guided", gold, {"guided": guided}, ratio=2.0, seed=3)
     assert len(mix) == 3 * len(gold) and mix.texts[:len(gold)] == gold.texts
-    assert build_mixture("gold+guided", gold, guided, ratio=2.0, seed=3) == mix
-    assert build_mixture("gold+guided", gold, guided, ratio=2.0, seed=4).texts != mix.texts
-    only = build_mixture("guided", gold, guided, ratio=0.5, seed=0)
+    assert build_mixture("gold+guided", gold, {"guided": guided}, ratio=2.0, seed=3) == mix
+    assert build_mixture("gold+guided", gold, {"guided": guided}, ratio=2.0, seed=4).texts != mix.texts
+    only = build_mixture("guided", gold, {"guided": guided}, ratio=0.5, seed=0)
     assert len(only) == len(gold) // 2 and set(only.texts) <= set(guided.texts)
-    assert len(build_mixture("guided", gold, guided, ratio=None)) == len(guided)
-    assert len(build_mixture("guided", gold, guided, ratio=None, cap=10)) == 10
-    assert len(build_mixture("guided", gold, guided, ratio=100.0)) == len(guided)  # all there is
+    assert len(build_mixture("guided", gold, {"guided": guided}, ratio=None)) == len(guided)
+    assert len(build_mixture("guided", gold, {"guided": guided}, ratio=None, cap=10)) == 10
+    assert len(build_mixture("guided", gold, {"guided": guided}, ratio=100.0)) == len(guided)  # all there is
 
 
 def test_mixture_errors(sets):
     with pytest.raises(ConfigError, match="unknown mixture 'gold\\+noise'; known mixtures: gold, gold\\+guided"):
         build_mixture("gold+noise", sets["gold"])
     with pytest.raises(DataError, match="mixture 'unguided' needs unguided synthetic texts"):
-        build_mixture("unguided", sets["gold"], sets["guided"])
+        build_mixture("unguided", sets["gold"], {"guided": sets["guided"]})
     with pytest.raises(ConfigError, match="ratio must be >= 0"):
-        build_mixture("guided", sets["gold"], sets["guided"], ratio=-1)
+        build_mixture("guided", sets["gold"], {"guided": sets["guided"]}, ratio=-1)
     with pytest.raises(DataError, match="2 texts but 1 labels"):
         LabelledTexts(["a", "b"], ["x"])
     with pytest.raises(DataError, match="no column\\(s\\) \\['label'\\]"):
@@ -55,12 +56,12 @@ def test_mixture_errors(sets):
 
 @pytest.mark.slow
 def test_run_mixtures_tidy_table_and_summary(sets):
-    res = run_mixtures("embedding-logreg", sets["gold"], sets["test"], guided=sets["guided"],
-                       unguided=sets["unguided"], seeds=(0, 1), ratio=2.0)
+    res = run_mixtures("embedding-logreg", sets["gold"], sets["test"],
+                       {"guided": sets["guided"], "unguided": sets["unguided"]}, seeds=(0, 1), ratio=2.0)
     t = res.table
     assert list(t.columns) == ["mixture", "seed", "n_train", "accuracy", "macro_f1", "micro_f1",
                                "macro_precision", "macro_recall"]
-    assert list(t["mixture"].unique()) == list(MIXTURES) and len(t) == 10
+    assert list(t["mixture"].unique()) == mixture_names(["guided", "unguided"]) and len(t) == 10
     assert t.set_index("mixture")["n_train"].to_dict() == {
         "gold": 48, "gold+guided": 144, "gold+unguided": 144, "guided": 96, "unguided": 96}
     s = res.summary

@@ -55,3 +55,7 @@ def test_demo_command_writes_report_and_metrics(tmp_path):
     assert {"cohort", "generation", "intrinsic"} <= set(metrics)
     assert set(metrics["generation"]) == {"guided", "unguided", "statistical", "semantic"}
     assert (tmp_path / "demo" / "report.html").stat().st_size > 10_000
+    # quiet by default: library warnings and progress bars go to the run's log file, not the terminal
+    for line in (result.stdout + result.stderr).splitlines():
+        assert "WARNING" not in line and "it/s]" not in line, line
+    assert "vllm" in (tmp_path / "demo" / "dualalign.log").read_text()

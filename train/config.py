@@ -8,7 +8,10 @@ from pydantic import Field
 
 from dualalign.config import StrictModel
 
-MixtureName = Literal["gold", "gold+guided", "gold+unguided", "guided", "unguided"]
+MixtureName = Literal[
+    "gold", "gold+guided", "gold+unguided", "gold+statistical", "gold+semantic", "guided", "unguided", "statistical",
+    "semantic",
+]  # fmt: skip
 
 
 class TrainConfig(StrictModel):

@@ -1,4 +1,4 @@
-"""Training-data mixtures (gold, gold+guided, gold+unguided, guided, unguided) and the seeded comparison.
+"""Training-data mixtures (gold, gold+<variant>, <variant> for each synthetic variant) and the seeded comparison.
 
 `run_mixtures` trains one classifier per mixture and seed, scores each on a held-out real test set, and returns
 a tidy table (one row per mixture and seed) with a summary (mean and sd per mixture) and summed confusion matrices.
@@ -8,18 +8,24 @@ from __future__ import annotations
 
 import json
 import logging
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
 import pandas as pd
 
+from dualalign.alignment.config import VARIANTS
 from dualalign.errors import ConfigError, DataError
 
 log = logging.getLogger(__name__)
 
-MIXTURES = ("gold", "gold+guided", "gold+unguided", "guided", "unguided")
+MIXTURES = ("gold", *(f"gold+{v}" for v in VARIANTS), *VARIANTS)
+
+
+def mixture_names(variants: Sequence[str]) -> list[str]:
+    """The mixtures that the given synthetic variants make possible, in report order."""
+    return ["gold", *(f"gold+{v}" for v in variants), *variants]
 METRICS = ("accuracy", "macro_f1", "micro_f1", "macro_precision", "macro_recall")
 
 
@@ -61,9 +67,8 @@ def synthetic_count(n_gold: int, n_available: int, ratio: float | None, cap: int
     return min(n, n_available)
 
 
-def build_mixture(name: str, gold: LabelledTexts, guided: LabelledTexts | None = None,
-                  unguided: LabelledTexts | None = None, ratio: float | None = 1.0, cap: int | None = None,
-                  seed: int = 0) -> LabelledTexts:
+def build_mixture(name: str, gold: LabelledTexts, synthetic: Mapping[str, LabelledTexts] | None = None,
+                  ratio: float | None = 1.0, cap: int | None = None, seed: int = 0) -> LabelledTexts:
     """One mixture's training set. Synthetic rows are drawn without replacement with a seeded generator;
     synthetic-only mixtures draw as many rows as `gold+<variant>` adds (ratio per gold row, or `cap`)."""
     if name not in MIXTURES:
@@ -73,11 +78,11 @@ def build_mixture(name: str, gold: LabelledTexts, guided: LabelledTexts | None =
     if name == "gold":
         return gold
     variant = name.removeprefix("gold+")
-    synthetic = {"guided": guided, "unguided": unguided}[variant]
-    if synthetic is None or len(synthetic) == 0:
+    texts = (synthetic or {}).get(variant)
+    if texts is None or len(texts) == 0:
         raise DataError(f"mixture {name!r} needs {variant} synthetic texts, and none were given")
-    n = synthetic_count(len(gold), len(synthetic), ratio, cap)
-    drawn = synthetic.take(np.random.default_rng(seed).choice(len(synthetic), size=n, replace=False))
+    n = synthetic_count(len(gold), len(texts), ratio, cap)
+    drawn = texts.take(np.random.default_rng(seed).choice(len(texts), size=n, replace=False))
     return gold + drawn if name.startswith("gold+") else drawn
 
 
@@ -129,14 +134,15 @@ def summarize(table: pd.DataFrame) -> pd.DataFrame:
     return out.rename(columns={"std": "sd"}, level=1)
 
 
-def run_mixtures(classifier: str, gold: LabelledTexts, test: LabelledTexts, guided: LabelledTexts | None = None,
-                 unguided: LabelledTexts | None = None, mixtures: Sequence[str] | None = None,
+def run_mixtures(classifier: str, gold: LabelledTexts, test: LabelledTexts,
+                 synthetic: Mapping[str, LabelledTexts] | None = None, mixtures: Sequence[str] | None = None,
                  seeds: Sequence[int] = (0, 1, 2), ratio: float | None = 1.0, cap: int | None = None,
                  settings: dict[str, Any] | None = None) -> MixtureResults:
     """Train `classifier` (a registry name) on each mixture with each seed and score it on the real `test` set.
 
-    `mixtures` defaults to every mixture whose data was given. The seed drives both the synthetic draw and the
-    classifier. The label set is the test set's and gold's labels; a training label outside it is a DataError.
+    `synthetic`: texts per variant. `mixtures` defaults to every mixture whose data was given. The seed drives both
+    the synthetic draw and the classifier. The label set is the test set's and gold's labels; a training label
+    outside it is a DataError.
     """
     from dualalign.eval.classification import classification_metrics
     from dualalign.train.registry import make_classifier
@@ -145,14 +151,13 @@ def run_mixtures(classifier: str, gold: LabelledTexts, test: LabelledTexts, guid
         raise DataError("run_mixtures: the test set is empty")
     if not seeds:
         raise ConfigError("run_mixtures: give at least one seed")
-    given = {"guided": guided is not None, "unguided": unguided is not None}
-    mixtures = list(mixtures) if mixtures is not None else [
-        m for m in MIXTURES if m == "gold" or given[m.removeprefix("gold+")]]
+    synthetic = {v: t for v, t in (synthetic or {}).items() if len(t)}
+    mixtures = list(mixtures) if mixtures is not None else mixture_names(list(synthetic))
     labels = sorted(set(test.labels) | set(gold.labels))
     rows, label_rows, confusion = [], [], {}
     for mix in mixtures:
         for seed in seeds:
-            train = build_mixture(mix, gold, guided, unguided, ratio=ratio, cap=cap, seed=seed)
+            train = build_mixture(mix, gold, synthetic, ratio=ratio, cap=cap, seed=seed)
             stray = sorted(set(train.labels) - set(labels))
             if stray:
                 raise DataError(f"mixture {mix!r}: training labels {stray} occur in neither the test set nor gold")

@@ -1,0 +1,196 @@
+"""The quality gate: every generated text passes it, or is rejected with one named reason.
+
+Rules, in the order they are checked (the first that fires names the rejection):
+- surface rules, for every variant: empty or too short / too long, placeholders (`[X]`, `<name>`), list stubs and
+  headings, file names and addresses, dates and long digit runs, talk about the task ("JSON", "this response",
+  "2 or 3 sentences"), refusals, role confusion (a "patient" who says "I am a doctor"), PHI-like names, an
+  echo of the label (nothing said beyond the label's and the condition's own words), naming the diagnosis in
+  patient-voice text (the label would then be in the text instead of its symptoms);
+- reference rules: a copy or near-copy of a pack example or a gold text (embedding similarity, or a long shared
+  run of words); a near-duplicate of a text already accepted for the same variant;
+- for planned mentions only (the semantic half of the alignment): a text whose meaning is nearer another label
+  than the planned one.
+
+Among the candidates of one plan that pass, the best is kept by `score`: planned term realised, margin of the
+planned label over the others, and novelty against what was accepted before.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+
+from dualalign.alignment.config import GateConfig, GroundingConfig
+from dualalign.alignment.grounding import WORD, term_in_text
+from dualalign.alignment.prototypes import LabelPrototypes
+from dualalign.generate.embeddings import load_sentence_encoder
+from dualalign.trajectories.pack import ConditionPack
+
+REASONS = (
+    "engine", "cut_off", "too_short", "too_long", "placeholder", "list_or_heading", "file_or_address",
+    "date_or_number", "task_talk", "refusal", "role_confusion", "phi_name", "label_echo", "names_diagnosis",
+    "copy", "near_duplicate", "off_label",
+)  # fmt: skip
+
+PATTERNS: dict[str, re.Pattern] = {
+    "placeholder": re.compile(r"\[[^\]]{0,40}\]|<[A-Za-z _/-]{1,30}>|\{\{|\bX{2,}\b|_{3,}"),
+    "list_or_heading": re.compile(r"^\s*(?:\d+[.)]|[-*•#>])|:\s*$"),
+    "file_or_address": re.compile(
+        r"\b[\w-]+\.(?:jpe?g|png|gif|pdf|txt|json|csv|docx?|xlsx?|html?)\b|https?://|www\.|@[\w-]+\.", re.IGNORECASE
+    ),
+    "date_or_number": re.compile(
+        r"\b\d{4}-\d{1,2}-\d{1,2}\b|\b\d{1,2}/\d{1,2}/\d{2,4}\b|\b(?:19|20)\d{2}\b|\d{5,}|"
+        r"\b(?:January|February|March|April|May|June|July|August|September|October|November|December|Jan|Feb|Mar|"
+        r"Apr|Jun|Jul|Aug|Sept?|Oct|Nov|Dec)\.? \d{1,2}(?:st|nd|rd|th)?\b"
+    ),
+    "task_talk": re.compile(
+        r"\bjson\b|\bthis (?:is a )?(?:response|reply|text|prompt|output)\b|\bhere (?:is|are) (?:the|a|your|some)\b|"
+        r"\b(?:\d|one|two|three|four|five)(?: or (?:\d|two|three|four))? (?:more |short |other )?sentences?\b|\bsentence \d|"
+        r"\blanguage model\b|\bas an ai\b|\bthe (?:note|task|instruction|format)s? (?:says?|asks?|requires?)\b",
+        re.IGNORECASE,
+    ),
+    "refusal": re.compile(
+        r"\b(?:i'?m|i am) (?:sorry|afraid|unable|not able)\b|\bi (?:can ?not|can't|won't) (?:help|provide|assist|"
+        r"answer|do that)\b|\bconsult (?:a|your) (?:doctor|healthcare)",
+        re.IGNORECASE,
+    ),
+    "role_confusion": re.compile(
+        r"\b(?:i'?m|i am) (?:a|your|the) (?:doctor|physician|nurse|clinician|healthcare provider)\b|"
+        r"\bas (?:a|your) (?:doctor|physician|nurse)\b|\b(?:dear|hello|hi),? (?:doctor|dr)\b",
+        re.IGNORECASE,
+    ),
+    "phi_name": re.compile(
+        r"(?i:\bmy name is\b)|\b(?i:i'?m|i am|called|named) [A-Z][a-z]+ [A-Z][a-z]+\b|"
+        r"\b(?:Mr|Mrs|Ms|Miss|Dr|Prof)\.? [A-Z][a-z]+"
+    ),
+}
+STOPWORDS = frozenset(
+    "a an the of in on to and or with for by at from has have had is are was were be been i my me he she his her "
+    "they their patient patients this that it its as not no has also very some any".split()
+)
+
+
+@dataclass(frozen=True)
+class Candidate:
+    """One generated text for a plan, with the gate's verdict and, if it passed, its score."""
+
+    text: str
+    reason: str | None = None
+    score: float = 0.0
+
+    @property
+    def passed(self) -> bool:
+        return self.reason is None
+
+
+@dataclass(frozen=True)
+class Target:
+    """What a text was asked to say: its label, the planned term if the prompt showed one, and its style."""
+
+    variant: str
+    label: str
+    terms: tuple[str, ...] = ()  # the planned terms shown in the prompt (guided, semantic), else none
+    patient_voice: bool = False
+
+
+def content_words(text: str) -> set[str]:
+    return {w[:5] for w in WORD.findall(text.lower()) if w not in STOPWORDS}
+
+
+class QualityGate:
+    """Checks candidates against the pack, reference texts and what was accepted before. Load once per run.
+
+    `references`: texts that must not be copied (the pack's examples are always included; add gold texts).
+    """
+
+    def __init__(self, pack: ConditionPack, grounding: GroundingConfig, cfg: GateConfig,
+                 references: Sequence[str] = ()):  # fmt: skip
+        self.pack = pack
+        self.grounding = grounding
+        self.cfg = cfg
+        self.encoder = load_sentence_encoder(grounding.embedding_model)
+        self.prototypes = LabelPrototypes(pack, grounding.embedding_model)
+        self.labels = self.prototypes.labels
+        self.references = [e for label in pack.labels.values() for e in label.examples] + list(references)
+        self._reference_vectors = self.encoder.embed(self.references)
+        self._reference_words = [WORD.findall(r.lower()) for r in self.references]
+        self._diagnosis = {
+            lab: re.compile(r"\b" + r"\s*".join(map(re.escape, pack.labels[lab].name.lower().split())) + r"\b")
+            for lab in self.labels
+        }
+        self._accepted: dict[str, list[np.ndarray]] = {}
+
+    # --- the rules --------------------------------------------------------------------------------------------
+    def surface_reason(self, text: str, target: Target) -> str | None:
+        """The first surface rule the text breaks, or None."""
+        words = WORD.findall(text.lower())
+        if len(words) < self.cfg.min_words:
+            return "too_short"
+        if len(words) > self.cfg.max_words:
+            return "too_long"
+        for reason, pattern in PATTERNS.items():
+            if reason == "role_confusion" and not target.patient_voice:
+                continue
+            if pattern.search(text):
+                return reason
+        label = self.pack.labels[target.label].name if target.label in self.pack.labels else ""
+        known = content_words(" ".join([label, self.pack.title, *target.terms, "symptom finding"]))
+        if len(content_words(text) - known) < 2:
+            return "label_echo"
+        diagnosis = self._diagnosis.get(target.label)
+        if target.patient_voice and diagnosis is not None and diagnosis.search(text.lower()):
+            return "names_diagnosis"
+        return None
+
+    def _copies(self, text: str, vector: np.ndarray) -> bool:
+        if not self.references:
+            return False
+        if float((self._reference_vectors @ vector).max()) >= self.grounding.copy_threshold:
+            return True
+        words = WORD.findall(text.lower())
+        n = self.cfg.copy_ngram
+        grams = {tuple(words[i : i + n]) for i in range(len(words) - n + 1)}
+        return any(tuple(ref[i : i + n]) in grams for ref in self._reference_words for i in range(len(ref) - n + 1))
+
+    def _margin(self, sims: np.ndarray, label: str) -> float:
+        """How much nearer a text is to `label` than to the nearest other label (0 for a label outside the pack)."""
+        if label not in self.labels:
+            return 0.0
+        j = self.labels.index(label)
+        others = np.delete(sims, j)
+        return float(sims[j] - others.max()) if len(others) else float(sims[j])
+
+    # --- judging candidates -----------------------------------------------------------------------------------
+    def judge(self, texts: Sequence[str], target: Target) -> list[Candidate]:
+        """Verdicts and scores for one plan's candidates (not yet accepted: call `accept` with the chosen one)."""
+        texts = [t.strip() for t in texts]
+        vectors = self.encoder.embed(texts)
+        label_sims = self.prototypes.similarities(vectors)
+        accepted = np.stack(self._accepted[target.variant]) if self._accepted.get(target.variant) else None
+        out = []
+        for text, vector, sims in zip(texts, vectors, label_sims, strict=True):
+            reason = self.surface_reason(text, target)
+            novelty = 1.0 if accepted is None else 1.0 - float((accepted @ vector).max())
+            margin = self._margin(sims, target.label)
+            if reason is None and self._copies(text, vector):
+                reason = "copy"
+            if reason is None and novelty <= 1.0 - self.grounding.duplicate_threshold:
+                reason = "near_duplicate"
+            if reason is None and target.terms and margin < self.cfg.off_label_margin:
+                reason = "off_label"
+            score = self.cfg.novelty_weight * novelty
+            if target.terms:
+                score += margin + 0.5 * float(np.mean([term_in_text(t, text) for t in target.terms]))
+            out.append(Candidate(text, reason, round(score, 4)))
+        return out
+
+    def best(self, candidates: Sequence[Candidate]) -> Candidate | None:
+        passed = [c for c in candidates if c.passed]
+        return max(passed, key=lambda c: c.score) if passed else None
+
+    def accept(self, text: str, variant: str) -> None:
+        """Remember an accepted text, so later near-duplicates of it are rejected."""
+        self._accepted.setdefault(variant, []).append(self.encoder.embed([text])[0])

@@ -1,0 +1,93 @@
+"""Best-of-n generation through the quality gate.
+
+Each plain-text plan gets `candidates` samples (own seeds) in one engine call with every other plan of the chunk;
+the gate judges them and the best that passes is kept. Plans with no passing candidate go round again with new
+seeds, up to `rounds` more times; what still fails is recorded as rejected, with every candidate and its reason.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+
+from dualalign.alignment.config import GateConfig
+from dualalign.alignment.gate import Candidate, QualityGate, Target
+from dualalign.alignment.plans import Plan
+from dualalign.errors import EngineError
+from dualalign.generate.engine import Engine
+from dualalign.generate.records import GenerationResult
+
+Record = Callable[[dict], None]
+
+
+def target_of(plan: Plan) -> Target:
+    """What the gate holds a plan's text to: its label, the terms its prompt showed, its voice."""
+    terms = tuple(m.term for m in plan.mentions) if plan.prompted else ()
+    return Target(plan.variant, plan.labels[0], terms, plan.style == "patient-voice")
+
+
+def _unjudged(result: GenerationResult) -> Candidate | None:
+    """A candidate the engine already failed (an error, or a text cut off at max_tokens), else None."""
+    if not result.ok:
+        return Candidate(result.text, "engine")
+    if result.finish_reason == "length":
+        return Candidate(result.text, "cut_off")
+    return None
+
+
+def generate_gated(plans: Sequence[Plan], engine: Engine, gate: QualityGate, cfg: GateConfig, record: Record) -> None:
+    """Generate, judge and `record` every plan once: `{id, variant, text, error, error_kind, candidates, ...}`.
+
+    If the engine gives up, the plans whose candidates all came back are still judged and recorded, then the
+    EngineError is raised again."""
+    pending = list(plans)
+    tried: dict[str, list[dict]] = {p.id: [] for p in plans}
+    tokens: dict[str, int] = {p.id: 0 for p in plans}
+    for attempt in range(cfg.rounds + 1):
+        requests = [p.request(k, attempt) for p in pending for k in range(cfg.candidates)]
+        failure = None
+        try:
+            results = engine.generate(requests)
+        except EngineError as err:
+            results, failure = err.results, err
+        by_plan: dict[str, list[GenerationResult]] = {}
+        for result in results:
+            by_plan.setdefault(result.id.split("#")[0], []).append(result)
+        retry = []
+        for plan in pending:
+            got = by_plan.get(plan.id, [])
+            if len(got) < cfg.candidates:
+                continue  # the engine gave up before this plan's candidates came back
+            tokens[plan.id] += sum(r.completion_tokens for r in got)
+            failed = [c for c in map(_unjudged, got) if c is not None]
+            judged = gate.judge([r.text for r in got if _unjudged(r) is None], target_of(plan))
+            tried[plan.id] += [{"text": c.text, "reason": c.reason, "score": c.score, "attempt": attempt}
+                               for c in [*judged, *failed]]  # fmt: skip
+            best = gate.best(judged)
+            if best is not None:
+                gate.accept(best.text, plan.variant)
+                record(_record(plan, best.text, None, tried[plan.id], attempt, tokens[plan.id]))
+            elif attempt == cfg.rounds:
+                reasons = sorted({c["reason"] for c in tried[plan.id]})
+                error = f"rejected: no candidate passed the quality gate ({', '.join(reasons)})"
+                record(_record(plan, "", error, tried[plan.id], attempt, tokens[plan.id]))
+            else:
+                retry.append(plan)
+        if failure is not None:
+            raise failure
+        pending = retry
+        if not pending:
+            return
+
+
+def _record(plan: Plan, text: str, error: str | None, candidates: list[dict], attempt: int, tokens: int) -> dict:
+    return {
+        "id": plan.id,
+        "variant": plan.variant,
+        "text": text,
+        "error": error,
+        "error_kind": "rejected" if error else None,
+        "candidates": candidates,
+        "attempts": attempt + 1,
+        "completion_tokens": tokens,
+        "seed": plan.seed,
+    }

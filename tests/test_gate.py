@@ -1,0 +1,98 @@
+"""The quality gate on real failures of the embedded model (quoted in issue 9 and the generation findings), with the
+real MiniLM encoder: each rule rejects its failure kind and lets ordinary clinical text through."""
+
+import pytest
+
+from dualalign.alignment.config import GateConfig, GroundingConfig
+from dualalign.alignment.gate import REASONS, QualityGate, Target
+from dualalign.trajectories import load_pack
+
+CLINICAL = Target("unguided", "cognitive_impairment")
+GUIDED = Target("guided", "cognitive_impairment", ("word-finding difficulty",))
+PATIENT = Target("unguided", "psoriasis", patient_voice=True)
+
+
+@pytest.fixture(scope="module")
+def alzheimers():
+    return QualityGate(load_pack("alzheimers"), GroundingConfig(), GateConfig(),
+                       references=["She was seen in clinic for a routine follow up of her blood pressure today."])
+
+
+@pytest.fixture(scope="module")
+def symptoms():
+    return QualityGate(load_pack("symptom2disease"), GroundingConfig(), GateConfig())
+
+
+@pytest.mark.parametrize("text, reason", [
+    ("92011-01-10-01-01-29.JPG", "too_short"),
+    ("...", "too_short"),
+    ("furthermore.", "too_short"),
+    ("Name: [X] Title: [X] Date: [Date] Description: [X]", "placeholder"),
+    ("The patient <name> reports trouble finding words during conversation.", "placeholder"),
+    ("2. Family disinhibition: he says odd things to strangers at the store", "list_or_heading"),
+    ("Assessment of memory and language in the clinic today:", "list_or_heading"),
+    ("The scan image is attached as scan_92011-01-10.jpg for review by the team.", "file_or_address"),
+    ("12-year-old black female, 2015, seen in the neurology clinic for memory.", "date_or_number"),
+    ("Seen on 03/14/2021 with worsening memory and trouble with word finding.", "date_or_number"),
+    ("This is a response from the text of the Neurology Clinic notes in the format of JSON.", "task_talk"),
+    ("Here are the findings from the visit with the patient and her daughter today.", "task_talk"),
+    ("5 more sentences, please. 12 Positations of memory loss in the patient.", "task_talk"),
+    ("I'm sorry for the inconvenience, but I'm afraid I'm unable to provide that information.", "refusal"),
+    ("My name is Emily and I have been forgetting appointments for months now.", "phi_name"),
+    ("Mrs. Johnson has been forgetting her appointments for several months now.", "phi_name"),
+    ("Cognitive impairment in a patient with Alzheimer's disease, cognitive impairment symptom.", "label_echo"),
+])  # fmt: skip
+def test_surface_rules_reject_the_failures_seen(alzheimers, text, reason):
+    assert alzheimers.judge([text], CLINICAL)[0].reason == reason
+
+
+@pytest.mark.parametrize("text, reason", [
+    ("I am a doctor and I see many patients with red itchy patches on their skin.", "role_confusion"),
+    ("I'm experiencing psoriasis on my elbows and it has been getting worse lately.", "names_diagnosis"),
+    ("Psoriasis", "too_short"),
+])  # fmt: skip
+def test_patient_voice_rules(symptoms, text, reason):
+    assert symptoms.judge([text], PATIENT)[0].reason == reason
+
+
+def test_copies_of_pack_examples_and_references_are_rejected(alzheimers):
+    example = load_pack("alzheimers").labels["concern_by_others"].examples[0]
+    assert alzheimers.judge([example], CLINICAL)[0].reason == "copy"
+    near = "Today she was seen in clinic for a routine follow up of her blood pressure and memory."
+    assert alzheimers.judge([near], CLINICAL)[0].reason == "copy"  # shares a run of 8+ words with a reference
+
+
+def test_off_label_only_where_a_term_was_planned(alzheimers):
+    text = "She has lost eight pounds since the last visit because of a poor appetite."  # physiological changes
+    assert alzheimers.judge([text], GUIDED)[0].reason == "off_label"
+    assert alzheimers.judge([text], CLINICAL)[0].passed  # an unguided text is not held to a plan it never saw
+
+
+def test_clinical_text_passes_and_near_duplicates_of_accepted_text_do_not(alzheimers):
+    gate = QualityGate(load_pack("alzheimers"), GroundingConfig(), GateConfig())
+    good = "He pauses mid-sentence searching for common words and substitutes vague terms like thing."
+    verdict = gate.judge([good], GUIDED)[0]
+    assert verdict.passed, verdict
+    gate.accept(good, "guided")
+    again = gate.judge([good, "He often pauses mid-sentence searching for common words and substitutes vague terms "
+                              "like thing."], GUIDED)  # fmt: skip
+    assert [c.reason for c in again] == ["near_duplicate", "near_duplicate"]
+    assert gate.judge([good], CLINICAL)[0].passed  # novelty is per variant
+
+
+def test_best_of_n_keeps_the_grounded_candidate(alzheimers):
+    candidates = alzheimers.judge([
+        "Patient was pleasant and cooperative during the visit with her husband today.",
+        "She struggles with word-finding difficulty and often cannot name common objects in conversation.",
+        "...",
+    ], GUIDED)  # fmt: skip
+    best = alzheimers.best(candidates)
+    assert best is not None and "word-finding" in best.text
+    assert candidates[2].reason == "too_short"
+
+
+def test_every_reason_is_named():
+    tested = {"too_short", "placeholder", "list_or_heading", "file_or_address", "date_or_number", "task_talk",
+              "refusal", "phi_name", "label_echo", "role_confusion", "names_diagnosis", "copy", "off_label",
+              "near_duplicate"}  # fmt: skip
+    assert tested <= set(REASONS)
