@@ -31,8 +31,11 @@ class GateConfig(StrictModel):
     min_words: int = Field(6, ge=1)
     max_words: int = Field(80, ge=1)
     copy_ngram: int = Field(8, ge=3, description="a run of this many words shared with a reference text is a copy")
+    echo_ngram: int = Field(6, ge=3, description="a run of this many prompt words (beyond a planned term) is an echo")
     off_label_margin: float = Field(
-        0.0, ge=-1, le=1, description="planned texts: the planned label must be this much nearer than any other"
+        -0.1, ge=-1, le=1,
+        description="planned texts: rejected when (planned label's similarity - the nearest other's) is below this; "
+        "slightly negative, since labels of one condition overlap (a forgetful patient worries the family too)",
     )
     novelty_weight: float = Field(0.2, ge=0, description="weight of novelty in the best-of-n score")
 

@@ -3,9 +3,10 @@
 Rules, in the order they are checked (the first that fires names the rejection):
 - surface rules, for every variant: empty or too short / too long, placeholders (`[X]`, `<name>`), list stubs and
   headings, file names and addresses, dates and long digit runs, talk about the task ("JSON", "this response",
-  "2 or 3 sentences"), refusals, role confusion (a "patient" who says "I am a doctor"), PHI-like names, an
-  echo of the label (nothing said beyond the label's and the condition's own words), naming the diagnosis in
-  patient-voice text (the label would then be in the text instead of its symptoms);
+  "2 or 3 sentences"), refusals, role confusion (a "patient" who says "I am a doctor"), PHI-like names, the
+  wrong voice (a clinician's "I", a patient's "the patient"), an echo of the prompt (a run of its words, such as
+  the profile read back), an echo of the label (nothing said beyond the label's and the condition's own words),
+  naming the diagnosis in patient-voice text (the label would then be in the text instead of its symptoms);
 - reference rules: a copy or near-copy of a pack example or a gold text (embedding similarity, or a long shared
   run of words); a near-duplicate of a text already accepted for the same variant;
 - for planned mentions only (the semantic half of the alignment): a text whose meaning is nearer another label
@@ -31,8 +32,8 @@ from dualalign.trajectories.pack import ConditionPack
 
 REASONS = (
     "engine", "cut_off", "too_short", "too_long", "placeholder", "list_or_heading", "file_or_address",
-    "date_or_number", "task_talk", "refusal", "role_confusion", "phi_name", "label_echo", "names_diagnosis",
-    "copy", "near_duplicate", "off_label",
+    "date_or_number", "task_talk", "refusal", "role_confusion", "phi_name", "wrong_voice", "prompt_echo",
+    "label_echo", "names_diagnosis", "copy", "near_duplicate", "off_label",
 )  # fmt: skip
 
 PATTERNS: dict[str, re.Pattern] = {
@@ -42,13 +43,14 @@ PATTERNS: dict[str, re.Pattern] = {
         r"\b[\w-]+\.(?:jpe?g|png|gif|pdf|txt|json|csv|docx?|xlsx?|html?)\b|https?://|www\.|@[\w-]+\.", re.IGNORECASE
     ),
     "date_or_number": re.compile(
-        r"\b\d{4}-\d{1,2}-\d{1,2}\b|\b\d{1,2}/\d{1,2}/\d{2,4}\b|\b(?:19|20)\d{2}\b|\d{5,}|"
+        r"\b\d{4}-\d{1,2}-\d{1,2}\b|\b\d{1,2}/\d{1,2}/\d{2,4}\b|\b(?:19|20)\d{2}\b|\d{5,}|\d{1,3}(?:,\d{3})+|"
         r"\b(?:January|February|March|April|May|June|July|August|September|October|November|December|Jan|Feb|Mar|"
         r"Apr|Jun|Jul|Aug|Sept?|Oct|Nov|Dec)\.? \d{1,2}(?:st|nd|rd|th)?\b"
     ),
     "task_talk": re.compile(
         r"\bjson\b|\bthis (?:is a )?(?:response|reply|text|prompt|output)\b|\bhere (?:is|are) (?:the|a|your|some)\b|"
-        r"\b(?:\d|one|two|three|four|five)(?: or (?:\d|two|three|four))? (?:more |short |other )?sentences?\b|\bsentence \d|"
+        r"\b(?:\d|one|two|three|four|five)(?: or (?:\d|two|three|four))? (?:more |short |other )?sentences?\b|"
+        r"\bsentence \d|"
         r"\blanguage model\b|\bas an ai\b|\bthe (?:note|task|instruction|format)s? (?:says?|asks?|requires?)\b",
         re.IGNORECASE,
     ),
@@ -63,9 +65,14 @@ PATTERNS: dict[str, re.Pattern] = {
         re.IGNORECASE,
     ),
     "phi_name": re.compile(
-        r"(?i:\bmy name is\b)|\b(?i:i'?m|i am|called|named) [A-Z][a-z]+ [A-Z][a-z]+\b|"
+        r"(?i:\bmy name is\b)|\b(?:I'm|I am|(?i:called|named)) [A-Z][a-z]+\b|"
         r"\b(?:Mr|Mrs|Ms|Miss|Dr|Prof)\.? [A-Z][a-z]+"
     ),
+}
+# A clinician's sentence in the first person, or a patient's in the third, is in the wrong voice.
+WRONG_VOICE = {
+    False: re.compile(r"\b(?:I|I'm|I've|I'd)\b|\b(?i:my|me)\b"),
+    True: re.compile(r"\b(?:the|this|a) patient\b|\b(?:he|she) (?:has|reports|presents|complains)\b", re.IGNORECASE),
 }
 STOPWORDS = frozenset(
     "a an the of in on to and or with for by at from has have had is are was were be been i my me he she his her "
@@ -94,6 +101,7 @@ class Target:
     label: str
     terms: tuple[str, ...] = ()  # the planned terms shown in the prompt (guided, semantic), else none
     patient_voice: bool = False
+    prompt: str = ""  # what the model was told: a text that repeats a run of it echoes the prompt
 
 
 def content_words(text: str) -> set[str]:
@@ -136,6 +144,10 @@ class QualityGate:
                 continue
             if pattern.search(text):
                 return reason
+        if WRONG_VOICE[target.patient_voice].search(text):
+            return "wrong_voice"
+        if target.prompt and _shared_run(words, WORD.findall(target.prompt.lower()), self.cfg.echo_ngram):
+            return "prompt_echo"
         label = self.pack.labels[target.label].name if target.label in self.pack.labels else ""
         known = content_words(" ".join([label, self.pack.title, *target.terms, "symptom finding"]))
         if len(content_words(text) - known) < 2:
@@ -151,9 +163,7 @@ class QualityGate:
         if float((self._reference_vectors @ vector).max()) >= self.grounding.copy_threshold:
             return True
         words = WORD.findall(text.lower())
-        n = self.cfg.copy_ngram
-        grams = {tuple(words[i : i + n]) for i in range(len(words) - n + 1)}
-        return any(tuple(ref[i : i + n]) in grams for ref in self._reference_words for i in range(len(ref) - n + 1))
+        return any(_shared_run(words, ref, self.cfg.copy_ngram) for ref in self._reference_words)
 
     def _margin(self, sims: np.ndarray, label: str) -> float:
         """How much nearer a text is to `label` than to the nearest other label (0 for a label outside the pack)."""
@@ -194,3 +204,9 @@ class QualityGate:
     def accept(self, text: str, variant: str) -> None:
         """Remember an accepted text, so later near-duplicates of it are rejected."""
         self._accepted.setdefault(variant, []).append(self.encoder.embed([text])[0])
+
+
+def _shared_run(words: list[str], other: list[str], n: int) -> bool:
+    """Whether two word lists share a run of `n` words."""
+    grams = {tuple(other[i : i + n]) for i in range(len(other) - n + 1)}
+    return any(tuple(words[i : i + n]) in grams for i in range(len(words) - n + 1))

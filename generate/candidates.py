@@ -7,6 +7,7 @@ seeds, up to `rounds` more times; what still fails is recorded as rejected, with
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Sequence
 
 from dualalign.alignment.config import GateConfig
@@ -19,19 +20,24 @@ from dualalign.generate.records import GenerationResult
 Record = Callable[[dict], None]
 
 
+SENTENCE_END = re.compile(r"[.!?](?=\s|$)")
+
+
 def target_of(plan: Plan) -> Target:
-    """What the gate holds a plan's text to: its label, the terms its prompt showed, its voice."""
+    """What the gate holds a plan's text to: its label, the terms and prompt it was shown, its voice."""
     terms = tuple(m.term for m in plan.mentions) if plan.prompted else ()
-    return Target(plan.variant, plan.labels[0], terms, plan.style == "patient-voice")
+    return Target(plan.variant, plan.labels[0], terms, plan.style == "patient-voice", plan.messages[-1].content)
 
 
-def _unjudged(result: GenerationResult) -> Candidate | None:
-    """A candidate the engine already failed (an error, or a text cut off at max_tokens), else None."""
+def complete_text(result: GenerationResult) -> str | None:
+    """The text to judge: as written, or for one cut off at max_tokens its complete sentences; None if there is
+    nothing complete (an engine error, or no sentence finished before the cut)."""
     if not result.ok:
-        return Candidate(result.text, "engine")
-    if result.finish_reason == "length":
-        return Candidate(result.text, "cut_off")
-    return None
+        return None
+    if result.finish_reason != "length":
+        return result.text.strip()
+    ends = [m.end() for m in SENTENCE_END.finditer(result.text)]
+    return result.text[: ends[-1]].strip() if ends else None
 
 
 def generate_gated(plans: Sequence[Plan], engine: Engine, gate: QualityGate, cfg: GateConfig, record: Record) -> None:
@@ -58,8 +64,9 @@ def generate_gated(plans: Sequence[Plan], engine: Engine, gate: QualityGate, cfg
             if len(got) < cfg.candidates:
                 continue  # the engine gave up before this plan's candidates came back
             tokens[plan.id] += sum(r.completion_tokens for r in got)
-            failed = [c for c in map(_unjudged, got) if c is not None]
-            judged = gate.judge([r.text for r in got if _unjudged(r) is None], target_of(plan))
+            texts = [complete_text(r) for r in got]
+            failed = [Candidate(r.text, "engine" if not r.ok else "cut_off") for r, t in zip(got, texts) if t is None]
+            judged = gate.judge([t for t in texts if t is not None], target_of(plan))
             tried[plan.id] += [{"text": c.text, "reason": c.reason, "score": c.score, "attempt": attempt}
                                for c in [*judged, *failed]]  # fmt: skip
             best = gate.best(judged)

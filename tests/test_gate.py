@@ -41,6 +41,9 @@ def symptoms():
     ("My name is Emily and I have been forgetting appointments for months now.", "phi_name"),
     ("Mrs. Johnson has been forgetting her appointments for several months now.", "phi_name"),
     ("Cognitive impairment in a patient with Alzheimer's disease, cognitive impairment symptom.", "label_echo"),
+    ("18 years of age, and 4,000,000 sq ft of experience in neurology in California.", "date_or_number"),
+    ("A patient named Alex has trouble remembering where he parked his car.", "phi_name"),
+    ("I'm not sure what's going on with her memory, but I am concerned about her.", "wrong_voice"),
 ])  # fmt: skip
 def test_surface_rules_reject_the_failures_seen(alzheimers, text, reason):
     assert alzheimers.judge([text], CLINICAL)[0].reason == reason
@@ -53,6 +56,16 @@ def test_surface_rules_reject_the_failures_seen(alzheimers, text, reason):
 ])  # fmt: skip
 def test_patient_voice_rules(symptoms, text, reason):
     assert symptoms.judge([text], PATIENT)[0].reason == reason
+
+
+def test_a_text_that_reads_the_prompt_back_is_an_echo(alzheimers):
+    prompt = ("The patient is a 67-year-old white man. He has Alzheimer's disease, now at the mild cognitive "
+              "impairment stage. Write one sentence of a neurology clinic note describing cognitive impairment.")
+    target = Target("guided", "cognitive_impairment", ("forgets recent conversations",), prompt=prompt)
+    echo = "This is a 67-year-old white man with Alzheimer's disease, now at the mild cognitive impairment stage."
+    assert alzheimers.judge([echo], target)[0].reason == "prompt_echo"
+    own = "He forgets recent conversations with his wife and asks the same question within minutes."
+    assert alzheimers.judge([own], target)[0].passed
 
 
 def test_copies_of_pack_examples_and_references_are_rejected(alzheimers):
@@ -94,5 +107,17 @@ def test_best_of_n_keeps_the_grounded_candidate(alzheimers):
 def test_every_reason_is_named():
     tested = {"too_short", "placeholder", "list_or_heading", "file_or_address", "date_or_number", "task_talk",
               "refusal", "phi_name", "label_echo", "role_confusion", "names_diagnosis", "copy", "off_label",
-              "near_duplicate"}  # fmt: skip
+              "near_duplicate", "wrong_voice", "prompt_echo"}  # fmt: skip
     assert tested <= set(REASONS)
+
+
+def test_a_reply_cut_off_at_max_tokens_keeps_its_complete_sentences():
+    from dualalign.generate.candidates import complete_text
+    from dualalign.generate.records import GenerationResult
+
+    cut = GenerationResult(id="a", text="She forgets names of close friends. She also misplaces her keys and",
+                           finish_reason="length")  # fmt: skip
+    assert complete_text(cut) == "She forgets names of close friends."
+    assert complete_text(GenerationResult(id="b", text="She forgets names and", finish_reason="length")) is None
+    assert complete_text(GenerationResult(id="c", error="server down")) is None
+    assert complete_text(GenerationResult(id="d", text=" Whole reply. ", finish_reason="stop")) == "Whole reply."
