@@ -146,7 +146,7 @@ def build_note_plans(
             "stage": stage_names[note["stage"]],
         }
         mentions = [PlannedMention(**m) for m in note["mentions"]]
-        units = _note_units(mentions, cfg) if cfg.granularity == "notes" else _sentence_units(mentions, cfg)
+        units = _note_units(mentions, pack, cfg) if cfg.granularity == "notes" else _sentence_units(mentions, cfg)
         for unit_seed, unit_mentions, template, fields in units:
             for variant in cfg.variants:
                 profile_shown = profile_context(profile, note["age_at_visit"]) if variant in USES_PROFILE else None
@@ -180,11 +180,11 @@ def _sentence_units(mentions: list[PlannedMention], cfg: AlignmentConfig):
             yield (i, r), [mention], "sentence.j2", fields
 
 
-def _note_units(mentions: list[PlannedMention], cfg: AlignmentConfig):
+def _note_units(mentions: list[PlannedMention], pack: ConditionPack, cfg: AlignmentConfig):
     """One JSON note whose sentences the model labels (with `none` for sentences without a symptom)."""
     n_sentences = max(1, len(mentions)) * cfg.sentences_per_mention
     fields = {"mentions": [m.model_dump() for m in mentions], "n_sentences": n_sentences, "sections": SOAP}
-    fields["plan"] = {"n_sentences": n_sentences, "labels": [*sorted({m.label for m in mentions}), NO_LABEL],
+    fields["plan"] = {"n_sentences": n_sentences, "labels": [*pack.label_ids, NO_LABEL],
                       "sections": list(SOAP), "max_tokens": max(cfg.max_tokens, 384)}  # fmt: skip
     yield "note", mentions, "note.j2", fields
 

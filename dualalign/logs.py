@@ -21,6 +21,7 @@ QUIET_LIBRARIES = {
     "TRANSFORMERS_VERBOSITY": "error",
     "TQDM_DISABLE": "1",  # vLLM's, datasets' and sentence-transformers' progress bars (ours are rich)
     "TOKENIZERS_PARALLELISM": "false",
+    "TORCH_CPP_LOG_LEVEL": "ERROR",  # torch's C++ notices (NUMA binding) print to stderr directly
 }
 
 

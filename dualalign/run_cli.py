@@ -20,14 +20,20 @@ def _rate(value: float | None) -> str:
 def show_generation(metrics: dict) -> None:
     rows = {
         variant: {
-            "requests": str(f["requests"]), "failed": str(f["failed"]), "retried": str(f["retried"]),
-            "sentences": str(f["sentences"]), "grounded": _rate(f["grounding_rate"]),
-            "expr. label": _rate(f["label_expression_rate"]), "copies": str(f["copies_example"]),
-            "near-dup.": str(f["near_duplicates"]),
+            "requests": str(f["requests"]), "accepted": str(f["accepted"]), "retried": str(f["retried"]),
+            "candidates": str(f["candidates"]), "rejected": str(sum(f["rejections_by_reason"].values())),
+            "grounded": _rate(f["grounding_rate"]), "expr. label": _rate(f["label_expression_rate"]),
         }
         for variant, f in metrics.get("generation", {}).items()
     }  # fmt: skip
-    print_figures(console, "generation and grounding checks", "variant", rows)
+    print_figures(console, "generation, quality gate and grounding", "variant", rows)
+    reasons: dict[str, int] = {}
+    for f in metrics.get("generation", {}).values():
+        for reason, n in f["rejections_by_reason"].items():
+            reasons[reason] = reasons.get(reason, 0) + n
+    if reasons:
+        top = ", ".join(f"{r} {n}" for r, n in sorted(reasons.items(), key=lambda kv: -kv[1]))
+        console.print(f"rejected candidates by reason: {top}", highlight=False)
 
 
 def run(

@@ -17,6 +17,12 @@ metrics.json schema (what `render_report` reads; every section is optional):
         "confusion": {mixture: {"labels": [str], "matrix": [[int]]}}   # rows true, columns predicted,
                                                                        # summed over seeds
       },
+      "generation": {variant: {                 # generate.outputs.generation_figures()
+        "requests", "accepted", "failed", "failures_by_kind": {kind: int}, "retried", "candidates",
+        "rejections_by_reason": {reason: int},  # every rejected candidate, by alignment.gate.REASONS
+        "sentences", "grounding_rate", "label_expression_rate", "term_match_rate", "copies_example",
+        "near_duplicates"
+      }},
       "intrinsic": {variant: {                  # intrinsic_measures(); null where not measurable
         "sentences", "patients",
         "label_tvd", "label_agreement", "term_tvd", "term_realisation", "grounding_rate",
@@ -71,12 +77,12 @@ def _html_table(df: pd.DataFrame, digits: int = 3) -> str:
 
 
 def render_report(metrics: dict[str, Any], tables: dict[str, pd.DataFrame], examples: dict[str, dict[str, list[str]]],
-                  plots: dict[str, Any] | None, out_path: Path) -> Path:
+                  plots: dict[str, Any] | None, out_path: Path, rejected: dict[str, list[str]] | None = None) -> Path:
     """Write one self-contained HTML report to `out_path` (atomically) and return the path.
 
     `metrics`: the metrics.json content (schema above); `tables`: extra named tables (e.g. cohort fidelity);
     `examples`: label -> variant -> example sentences; `plots`: title -> matplotlib figure or PNG bytes
-    (cohort figures ...).
+    (cohort figures ...); `rejected`: gate reason -> examples of rejected texts.
     """
     from jinja2 import Environment, FileSystemLoader, select_autoescape
     from markupsafe import Markup
@@ -91,7 +97,11 @@ def render_report(metrics: dict[str, Any], tables: dict[str, pd.DataFrame], exam
                                              columns=c["labels"])))
         for mix, c in classification.get("confusion", {}).items()
     }
+    reasons = {v: g.get("rejections_by_reason", {}) for v, g in metrics.get("generation", {}).items()}
+    gate = pd.DataFrame(reasons).fillna(0).astype(int) if any(reasons.values()) else None
     context = {
+        "gate": Markup(_html_table(gate.rename_axis("reason"))) if gate is not None else None,
+        "rejected": rejected or {},
         "run": metrics.get("run", {}),
         "classifier": classification.get("classifier"),
         "seeds": classification.get("seeds", []),

@@ -11,6 +11,7 @@ import pandas as pd
 from dualalign.eval.gold import read_labelled, stratified_split
 from dualalign.eval.intrinsic import intrinsic_measures
 from dualalign.eval.report import render_report
+from dualalign.generate.run import REJECTIONS
 from dualalign.io import read_json
 from dualalign.runfolder import RunFolder
 from dualalign.train.mixtures import LabelledTexts, run_mixtures
@@ -54,16 +55,23 @@ def write_report(run: RunFolder, pack: ConditionPack, examples_per_cell: int = 3
     tables = {}
     if "generation" in metrics:
         tables["Generation: requests, failures and checks per variant"] = pd.DataFrame(metrics["generation"]).T.drop(
-            columns=["failures_by_reason"], errors="ignore")  # fmt: skip
+            columns=["failures_by_kind", "rejections_by_reason"], errors="ignore")  # fmt: skip
     if "cohort" in metrics:
         cohort = pd.json_normalize(metrics["cohort"]).T.rename(columns={0: "value"})
         tables["Cohort: fidelity and privacy (SDMetrics)"] = cohort
     examples: dict[str, dict[str, list[str]]] = {}
     sentences_path = run.path / "sentences.parquet"
     if examples_per_cell and sentences_path.exists():
-        sentences = pd.read_parquet(sentences_path).sort_values("passed", ascending=False, kind="stable")
+        sentences = pd.read_parquet(sentences_path)
         for (label, variant), rows in sentences.groupby(["label", "variant"], sort=True):
             name = pack.labels[label].name if label in pack.labels else label
-            examples.setdefault(name, {})[variant] = rows["text"].head(examples_per_cell).tolist()
+            drawn = rows.sample(min(examples_per_cell, len(rows)), random_state=0)  # random, not chosen
+            examples.setdefault(name, {})[variant] = drawn["text"].tolist()
+    rejected: dict[str, list[str]] = {}
+    if (run.path / REJECTIONS).exists():
+        rejections = pd.read_parquet(run.path / REJECTIONS)
+        for reason, rows in rejections.groupby("reason", sort=True):
+            drawn = rows.sample(min(max(examples_per_cell, 1), len(rows)), random_state=0)
+            rejected[reason] = [f"{v}: {t}" for v, t in zip(drawn["variant"], drawn["text"])]
     plots = {p.stem.replace("_", " "): p.read_bytes() for p in sorted((run.path / "cohort_plots").glob("*.png"))}
-    return render_report(metrics, tables, examples, plots, run.path / REPORT)
+    return render_report(metrics, tables, examples, plots, run.path / REPORT, rejected)

@@ -29,15 +29,19 @@ def target_of(plan: Plan) -> Target:
     return Target(plan.variant, plan.labels[0], terms, plan.style == "patient-voice", plan.messages[-1].content)
 
 
-def complete_text(result: GenerationResult) -> str | None:
-    """The text to judge: as written, or for one cut off at max_tokens its complete sentences; None if there is
-    nothing complete (an engine error, or no sentence finished before the cut)."""
+def complete_text(result: GenerationResult, max_sentences: int | None = None) -> str | None:
+    """The text to judge: its first `max_sentences` sentences (all if None), and for a reply cut off at max_tokens
+    only complete ones; None if there is nothing complete (an engine error, or no sentence finished)."""
     if not result.ok:
         return None
-    if result.finish_reason != "length":
-        return result.text.strip()
-    ends = [m.end() for m in SENTENCE_END.finditer(result.text)]
-    return result.text[: ends[-1]].strip() if ends else None
+    text = result.text.strip()
+    ends = [m.end() for m in SENTENCE_END.finditer(text)]
+    if result.finish_reason == "length" and not ends:
+        return None
+    if result.finish_reason == "length" or (max_sentences and len(ends) > max_sentences):
+        ends = ends[:max_sentences] if max_sentences else ends
+        text = text[: ends[-1]].strip()
+    return text
 
 
 def generate_gated(plans: Sequence[Plan], engine: Engine, gate: QualityGate, cfg: GateConfig, record: Record) -> None:
@@ -64,7 +68,7 @@ def generate_gated(plans: Sequence[Plan], engine: Engine, gate: QualityGate, cfg
             if len(got) < cfg.candidates:
                 continue  # the engine gave up before this plan's candidates came back
             tokens[plan.id] += sum(r.completion_tokens for r in got)
-            texts = [complete_text(r) for r in got]
+            texts = [complete_text(r, plan.n_sentences if plan.kind == "note" else None) for r in got]
             failed = [Candidate(r.text, "engine" if not r.ok else "cut_off") for r, t in zip(got, texts) if t is None]
             judged = gate.judge([t for t in texts if t is not None], target_of(plan))
             tried[plan.id] += [{"text": c.text, "reason": c.reason, "score": c.score, "attempt": attempt}

@@ -39,6 +39,7 @@ def vllm_engine_args(config: EngineConfig, model_path: str, dtype: str) -> dict[
         "gpu_memory_utilization": config.gpu_memory_utilization,
         "quantization": config.quantization,
         "seed": 0,
+        "use_tqdm_on_load": False,  # progress is ours to show (dualalign.logs)
     }
     if current_platform.is_cpu():
         # CPU torch generators cannot rewind, which chunked prefill needs for seeded requests

@@ -25,28 +25,41 @@ def plans_for(pack, cohort, **cfg):
     return build_note_plans(profiles, notes, pack, AlignmentConfig(max_notes_per_patient=2, **cfg), seed=3)
 
 
-def test_variants_share_note_seed_and_count_but_not_alignment(pack, cohort):
+def test_variants_share_sentence_label_and_seed_but_not_alignment(pack, cohort):
     plans = plans_for(pack, cohort)
-    assert len(plans) == 3 * 2 * 4
-    by_note = {}
+    _, notes = cohort
+    planned = sum(len(m) for m in notes.groupby("patient_id").tail(2)["mentions"])  # latest two notes, per mention
+    assert len(plans) == 4 * planned
+    by_unit: dict[int, dict] = {}
     for p in plans:
-        by_note.setdefault(p.note_id, {})[p.variant] = p
-    for variants in by_note.values():
-        assert len({p.seed for p in variants.values()}) == 1
-        assert len({p.n_sentences for p in variants.values()}) == 1
+        by_unit.setdefault(p.seed, {})[p.variant] = p
+    assert len(by_unit) == planned
+    for variants in by_unit.values():
         assert len({p.id for p in variants.values()}) == 4
+        assert len({(p.note_id, tuple(p.labels), p.mentions[0].term) for p in variants.values()}) == 1
         guided, unguided = variants["guided"], variants["unguided"]
         statistical, semantic = variants["statistical"], variants["semantic"]
-        prompt = {v: p.messages[1].content for v, p in variants.items()}
-        terms = [m.term for m in guided.mentions]
-        age_line = f"Patient: {guided.profile['age']}-year-old"
-        assert age_line in prompt["guided"] and age_line in prompt["statistical"]
-        assert "Patient:" not in prompt["unguided"] and "Patient:" not in prompt["semantic"]
-        assert all(t in prompt["guided"] and t in prompt["semantic"] for t in terms)
-        assert not any(t in prompt["unguided"] or t in prompt["statistical"] for t in terms)
-        assert "Stage:" in prompt["semantic"] and "Stage:" not in prompt["unguided"]
+        prompt = {v: p.messages[-1].content for v, p in variants.items()}
+        term = guided.mentions[0].term
+        age = f"{guided.profile['age']}-year-old"
+        assert age in prompt["guided"] and age in prompt["statistical"]
+        assert "year-old" not in prompt["unguided"] and "year-old" not in prompt["semantic"]
+        assert term in prompt["guided"] and term in prompt["semantic"]
+        assert term not in prompt["unguided"] and term not in prompt["statistical"]
+        label_name = pack.labels[guided.labels[0]].name.lower()
+        assert all(label_name in text for text in prompt.values())  # every variant is told the label it writes
+        assert "stage" in prompt["semantic"] and "stage" not in prompt["unguided"]
+        assert "JSON" not in prompt["guided"] and guided.stop == ["\n"] and guided.n_sentences == 1
         assert guided.prompted and semantic.prompted and not unguided.prompted and not statistical.prompted
         assert unguided.profile is None and statistical.profile == guided.profile
+        shots = [m for m in guided.messages[1:-1] if m.role == "assistant"]
+        assert len(shots) == 1 and shots[0].content in {e for lab in pack.labels.values() for e in lab.examples}
+        assert [m.content for m in guided.messages[:-1]] == [m.content for m in unguided.messages[:-1]]
+
+
+def test_whole_notes_ask_for_labelled_json(pack, cohort):
+    plans = plans_for(pack, cohort, granularity="notes")
+    assert all(p.structured and "JSON" in p.messages[-1].content and p.max_tokens >= 384 for p in plans)
 
 
 def test_plan_ids_are_stable_and_depend_on_content(pack, cohort):
@@ -67,9 +80,9 @@ def test_select_notes_keeps_the_latest_and_spreads_the_rest(cohort):
 
 
 def test_templates_override_file_by_file(pack, cohort, tmp_path):
-    (tmp_path / "sentences.j2").write_text("CUSTOM {{ n_sentences }} for {{ condition }}")
+    (tmp_path / "sentence.j2").write_text("CUSTOM for {{ condition }}")
     plans = plans_for(pack, cohort, templates=tmp_path, variants=["guided"])
-    assert plans[0].messages[1].content.startswith("CUSTOM ")
+    assert plans[0].messages[-1].content.startswith("CUSTOM ")
     assert "clinician" in plans[0].messages[0].content  # system.j2 still the built-in one
 
 
@@ -80,6 +93,7 @@ def test_labelset_plans_and_variant_checks(pack):
     guided = [p for p in plans if p.variant == "guided"]
     assert all(p.labels == [p.mentions[0].label] for p in plans)
     assert all(m.term in p.messages[1].content for p in guided for m in p.mentions)
+    assert all(p.stop == ["\n\n"] and "JSON" not in p.messages[1].content for p in plans)
     with pytest.raises(ConfigError, match="guided and unguided only"):
         build_labelset_plans(items, pack, ["semantic"], AlignmentConfig(), seed=0)
 
@@ -96,5 +110,7 @@ def test_sparse_profiles_render(pack, cohort, granularity):
     sparse = profiles.assign(race_ethnicity="other", sex=None, education_years=float("nan"))
     plans = build_note_plans(sparse, notes, pack, AlignmentConfig(max_notes_per_patient=1, granularity=granularity,
                                                                   variants=["guided"]), seed=0)  # fmt: skip
-    lines = [next(line for line in p.messages[1].content.splitlines() if line.startswith("Patient:")) for p in plans]
-    assert all(line.endswith("-year-old patient.") for line in lines), lines
+    for p in plans:
+        prompt = p.messages[-1].content
+        assert "-year-old patient" in prompt or "-year-old person" in prompt, prompt
+        assert "other patient" not in prompt and " nan" not in prompt and "None" not in prompt

@@ -121,3 +121,6 @@ def test_a_reply_cut_off_at_max_tokens_keeps_its_complete_sentences():
     assert complete_text(GenerationResult(id="b", text="She forgets names and", finish_reason="length")) is None
     assert complete_text(GenerationResult(id="c", error="server down")) is None
     assert complete_text(GenerationResult(id="d", text=" Whole reply. ", finish_reason="stop")) == "Whole reply."
+    two = GenerationResult(id="e", text="First one. Second one. Third", finish_reason="stop")
+    assert complete_text(two, max_sentences=1) == "First one."
+    assert complete_text(two) == "First one. Second one. Third"

@@ -1,11 +1,15 @@
-"""The generation stage under bad replies: invalid JSON, cut-off JSON and unknown labels are retried with new
-seeds, then recorded as failures with a reason and counted; the run completes and loses nothing.
+"""The generation stage under bad replies. Whole JSON notes: invalid JSON, cut-off JSON and unknown labels are
+retried with new seeds, then recorded as failures with a reason and counted. Plain-text sentences: candidates the
+quality gate rejects are regenerated with new seeds until the plan gets a passing one or the rounds are spent;
+the best passing candidate is kept; what stays rejected is recorded with every candidate's reason. The run
+completes and loses nothing.
 
-The engine here is a scripted stand-in (fault injection): the real engines are tested elsewhere."""
+The engines here are scripted stand-ins (fault injection): the real engines are tested elsewhere."""
 
 import json
 
-from dualalign.alignment.config import AlignmentConfig, GroundingConfig
+from dualalign.alignment.config import AlignmentConfig, GateConfig, GroundingConfig
+from dualalign.alignment.gate import QualityGate
 from dualalign.alignment.grounding import Grounder
 from dualalign.alignment.plans import build_note_plans
 from dualalign.generate.engine import Engine
@@ -33,28 +37,33 @@ class ScriptedEngine(Engine):
         for r in requests:
             self.calls[r.id] = self.calls.get(r.id, 0) + 1
             fault = self.faults.get(r.id)
-            text, finish = json.dumps({"sentences": [{"text": "He repeats questions.", "label": LABEL}]}), "stop"
+            reply = {"sentences": [{"section": "Subjective", "text": "He repeats questions.", "label": LABEL}]}
+            text, finish = json.dumps(reply), "stop"
             if fault == "not_json":
                 text = "Sure! Here are the sentences: he repeats questions."
             elif fault == "cut_off":
                 text, finish = text[:25], "length"
             elif fault == "unknown_label":
-                text = json.dumps({"sentences": [{"text": "He repeats questions.", "label": "headache"}]})
+                text = json.dumps({"sentences": [{"section": "Plan", "text": "He repeats questions.", "label": "headache"}]})
             results.append(GenerationResult(id=r.id, text=text, finish_reason=finish, seed=r.seed, completion_tokens=9))
             if on_result:
                 on_result(results[-1])
         return results
 
 
-def test_bad_replies_are_retried_then_recorded_and_counted(tmp_path):
+def gate(pack) -> QualityGate:
+    return QualityGate(pack, GroundingConfig(), GateConfig())
+
+
+def test_bad_json_notes_are_retried_then_recorded_and_counted(tmp_path):
     pack = load_pack("alzheimers")
     profiles = demo_profiles(pack, 2, seed=0)
     notes = sample_trajectories(profiles, TrajectoryConfig(), seed=0)
-    cfg = AlignmentConfig(max_notes_per_patient=2, variants=["guided"])
+    cfg = AlignmentConfig(max_notes_per_patient=2, variants=["guided"], granularity="notes", chunk_size=2)
     plans = build_note_plans(profiles, notes, pack, cfg, seed=0)
     faults = {plans[0].id: "not_json", plans[1].id: "cut_off", plans[2].id: "unknown_label"}
     engine = ScriptedEngine(faults)
-    summary = generate_plans(plans, engine, tmp_path, retries=2, chunk_size=2, progress=False)
+    summary = generate_plans(plans, engine, tmp_path, gate(pack), cfg, progress=False)
     assert summary.planned == len(plans) and summary.failed == 3
     records = {r["id"]: r for r in read_jsonl(tmp_path / GENERATIONS)}
     assert set(records) == {p.id for p in plans}  # every plan ends as output or recorded failure
@@ -65,13 +74,101 @@ def test_bad_replies_are_retried_then_recorded_and_counted(tmp_path):
     assert "headache" in records[plans[2].id]["error"]
     assert all(records[p.id]["error"] is None for p in plans[3:])
 
-    notes_df, sentences = build_outputs(plans, list(records.values()), Grounder(pack, GroundingConfig()))
-    figures = generation_figures(notes_df, sentences)["guided"]
+    notes_df, sentences, rejections = build_outputs(plans, list(records.values()), Grounder(pack, GroundingConfig()),
+                                                    gate(pack))  # fmt: skip
+    figures = generation_figures(plans, list(records.values()), sentences, rejections)["guided"]
     assert figures["failed"] == 3
-    assert figures["failures_by_reason"] == {"invalid_json": 1, "cut_off": 1, "schema": 1}
-    assert figures["sentences"] == len(plans) - 3
-    assert set(sentences["label"]) <= set(pack.label_ids)
+    assert figures["failures_by_kind"] == {"invalid_json": 1, "cut_off": 1, "schema": 1}
+    # "He repeats questions." is 3 words: the gate rejects it in every note, so nothing reaches the sentences
+    assert figures["sentences"] == 0 and figures["rejections_by_reason"] == {"too_short": len(plans) - 3}
 
-    again = generate_plans(plans, ScriptedEngine({}), tmp_path, progress=False)  # nothing left to do
+    again = generate_plans(plans, ScriptedEngine({}), tmp_path, gate(pack), cfg, progress=False)  # nothing left
     assert again.generated == 0 and again.resumed == len(plans)
     assert len(read_jsonl(tmp_path / GENERATIONS)) == len(plans)
+
+
+GOOD = [
+    "She often loses her train of thought mid-sentence and struggles to find common words in conversation.",
+    "Her husband has taken over the household bills after several payments were missed this spring.",
+    "He was unsteady on the stairs and has fallen twice at home since the previous appointment.",
+    "Over recent weeks he has become withdrawn, sleeping late and skipping his usual church group.",
+    "She could not recall any of the three words after five minutes and misnamed the current season.",
+    "His daughter now lays out his pills each morning because he doubled doses twice last month.",
+    "At night she wanders the hallway looking for her late mother and becomes tearful when redirected.",
+    "He no longer cooks for himself after leaving the stove on twice, and meals are delivered daily.",
+    "Appetite is poor; she eats half her meals and her clothes have become noticeably loose.",
+    "He insists neighbours are taking his tools and has called the police about it twice.",
+]
+
+
+class TextEngine(Engine):
+    """Plain-text replies by (plan, attempt, candidate), parsed from request ids `<plan>#<attempt>.<candidate>`."""
+
+    name = "scripted-text"
+
+    def __init__(self, script):
+        self.script = script
+        self.requests = 0
+
+    def generate(self, requests, on_result=None):
+        results = []
+        for r in requests:
+            plan, _, rest = r.id.partition("#")
+            attempt, candidate = map(int, rest.split(".")) if rest else (0, 0)
+            self.requests += 1
+            text = self.script(plan, attempt, candidate)
+            results.append(GenerationResult(id=r.id, text=text, finish_reason="stop", seed=r.seed, completion_tokens=5))
+        return results
+
+
+def test_rejected_candidates_are_regenerated_until_one_passes_or_the_rounds_are_spent(tmp_path):
+    pack = load_pack("alzheimers")
+    profiles = demo_profiles(pack, 2, seed=0)
+    notes = sample_trajectories(profiles, TrajectoryConfig(), seed=0)
+    cfg = AlignmentConfig(max_notes_per_patient=1, variants=["unguided"], gate=GateConfig(candidates=2, rounds=2))
+    plans = build_note_plans(profiles, notes, pack, cfg, seed=0)
+    late, never = plans[0].id, plans[1].id
+    index = {p.id: i for i, p in enumerate(plans)}
+    assert len(plans) <= len(GOOD)
+
+    def script(plan, attempt, candidate):
+        if plan == never or (plan == late and attempt < 2):
+            return ["Name: [X] Date: [Date] Title: [X] Visit: [X]", "This is a response in the format of JSON."][candidate]
+        return GOOD[index[plan]]
+
+    engine = TextEngine(script)
+    generate_plans(plans, engine, tmp_path, gate(pack), cfg, progress=False)
+    records = {r["id"]: r for r in read_jsonl(tmp_path / GENERATIONS)}
+    assert set(records) == {p.id for p in plans}
+    assert records[late]["error"] is None and records[late]["attempts"] == 3 and records[late]["text"] == GOOD[0]
+    assert records[never]["error"].startswith("rejected: no candidate passed the quality gate")
+    assert records[never]["error_kind"] == "rejected" and records[never]["attempts"] == 3
+    assert {c["reason"] for c in records[never]["candidates"]} == {"placeholder", "task_talk"}
+    assert len(records[never]["candidates"]) == 2 * 3  # two candidates in each of three rounds
+    assert engine.requests == 2 * len(plans) + 2 * 2 * 2  # two plans went round twice more
+
+    notes_df, sentences, rejections = build_outputs(plans, list(records.values()), Grounder(pack, GroundingConfig()),
+                                                    gate(pack))  # fmt: skip
+    assert never not in set(sentences["plan_id"]) and late in set(sentences["plan_id"])
+    assert not sentences["text"].str.contains(r"\[X\]|JSON").any()  # rejected text reaches no output
+    figures = generation_figures(plans, list(records.values()), sentences, rejections)["unguided"]
+    assert figures["failed"] == 1 and figures["failures_by_kind"] == {"rejected": 1}
+    assert figures["rejections_by_reason"] == {"placeholder": 3, "task_talk": 3, **figures["rejections_by_reason"]}
+
+
+def test_best_of_n_keeps_the_grounded_candidate(tmp_path):
+    pack = load_pack("alzheimers")
+    profiles = demo_profiles(pack, 2, seed=0)
+    notes = sample_trajectories(profiles, TrajectoryConfig(), seed=0)
+    cfg = AlignmentConfig(max_notes_per_patient=1, variants=["guided"], gate=GateConfig(candidates=3, rounds=0))
+    plans = build_note_plans(profiles, notes, pack, cfg, seed=0)
+    terms = {p.id: p.mentions[0].term for p in plans}
+
+    def script(plan, attempt, candidate):
+        off_topic = "The weather was pleasant and she enjoyed a long walk in the park with her grandchildren today."
+        grounded = f"On examination she shows {terms[plan]}, noted again at this visit by the clinician."
+        return [off_topic, grounded, "Patient was seen."][candidate]
+
+    generate_plans(plans, TextEngine(script), tmp_path, gate(pack), cfg, progress=False)
+    for record in read_jsonl(tmp_path / GENERATIONS):
+        assert record["text"].startswith(f"On examination she shows {terms[record['id']]}"), record
