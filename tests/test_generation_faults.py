@@ -44,7 +44,8 @@ class ScriptedEngine(Engine):
             elif fault == "cut_off":
                 text, finish = text[:25], "length"
             elif fault == "unknown_label":
-                text = json.dumps({"sentences": [{"section": "Plan", "text": "He repeats questions.", "label": "headache"}]})
+                reply["sentences"][0]["label"] = "headache"
+                text = json.dumps(reply)
             results.append(GenerationResult(id=r.id, text=text, finish_reason=finish, seed=r.seed, completion_tokens=9))
             if on_result:
                 on_result(results[-1])
