@@ -134,7 +134,8 @@ def test_rejected_candidates_are_regenerated_until_one_passes_or_the_rounds_are_
 
     def script(plan, attempt, candidate):
         if plan == never or (plan == late and attempt < 2):
-            return ["Name: [X] Date: [Date] Title: [X] Visit: [X]", "This is a response in the format of JSON."][candidate]
+            bad = ["Name: [X] Date: [Date] Title: [X] Visit: [X]", "This is a response in the format of JSON."]
+            return bad[candidate]
         return GOOD[index[plan]]
 
     engine = TextEngine(script)
