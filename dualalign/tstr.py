@@ -61,7 +61,7 @@ def run_tstr(cfg: TstrConfig, engine: Engine | None = None) -> dict:
     with nullcontext(engine) if engine is not None else make_engine(cfg.engine) as active:
         for seed in cfg.seeds:
             test, gold = stratified_split(real, cfg.gold_fraction, seed) if cfg.gold_fraction else (real, real[:0])
-            synthetic, generation[seed] = _generate(cfg, pack, active, seed, gold["text"].tolist())
+            synthetic, generation[str(seed)] = _generate(cfg, pack, active, seed, gold["text"].tolist())
             labels = sorted(real["label"].unique())
             scores = classification_metrics(test["label"].tolist(), floor.predict(test["text"].tolist()), labels)
             tables.append(pd.DataFrame([{"mixture": FLOOR, "seed": seed, "n_train": 0,

@@ -40,14 +40,17 @@ def small_run(tmp_path_factory, vllm_engine):
 def test_every_plan_ends_as_output_or_recorded_failure(small_run):
     _, out = small_run
     plans = read_plans(out / "plans.jsonl")
-    assert len(plans) == 8 * 4
+    planned = pd.read_parquet(out / "trajectories.parquet").groupby("patient_id").tail(1)["mentions"].map(len).sum()
+    assert len(plans) == 4 * planned  # one plain-text plan per planned sentence and variant
     assert {p.variant for p in plans} == {"guided", "unguided", "statistical", "semantic"}
     records = read_jsonl(out / GENERATIONS)
     assert sorted(r["id"] for r in records) == sorted(p.id for p in plans)
     notes = pd.read_parquet(out / "notes.parquet")
-    assert len(notes) == 32
+    assert len(notes) == 8 * 4  # one note per patient and variant, its sentences joined
     assert notes.loc[notes["status"] == "failed", "error"].notna().all()
-    assert (notes["status"] == "ok").sum() >= 24  # structured decoding: only cut-offs can fail
+    assert (notes["status"] == "ok").sum() >= 24
+    accepted = sum(not r["error"] for r in records)
+    assert accepted >= 0.75 * len(plans)  # best of 3 with two more rounds: most plans get a passing sentence
 
 
 def test_sentences_carry_pack_labels_and_grounding_is_reported_per_variant(small_run):
@@ -142,7 +145,7 @@ def test_killed_run_resumes_with_every_request_exactly_once(tmp_path):
     proc.wait()
     written = len(read_jsonl(generations))
     plans = read_plans(tmp_path / "run" / "plans.jsonl")
-    assert 8 <= written < len(plans) == 64
+    assert 8 <= written < len(plans)
     finished = subprocess.run(command, capture_output=True, text=True, timeout=900)
     assert finished.returncode == 0, finished.stderr[-2000:]
     ids = [r["id"] for r in read_jsonl(generations)]
