@@ -20,11 +20,10 @@ from dualalign.alignment.context import profile_context
 from dualalign.alignment.prompts import render
 from dualalign.alignment.schema import NO_LABEL
 from dualalign.errors import ConfigError
-from dualalign.generate.records import GenerationRequest, Message
 from dualalign.io import read_jsonl, stable_hash
+from dualalign.messages import Message
 from dualalign.trajectories.pack import ConditionPack
 
-PLANS = "plans.jsonl"
 SOAP = ("Subjective", "Objective", "Assessment", "Plan")
 USES_PROFILE = {"guided", "statistical"}
 USES_TRAJECTORY = {"guided", "semantic"}
@@ -59,16 +58,6 @@ class Plan(BaseModel):
     max_tokens: int
     temperature: float
     top_p: float
-
-    def request(self) -> GenerationRequest:
-        return GenerationRequest(
-            id=self.id,
-            messages=self.messages,
-            max_tokens=self.max_tokens,
-            temperature=self.temperature,
-            top_p=self.top_p,
-            seed=self.seed,
-        )
 
     @property
     def schema_key(self) -> tuple[tuple[str, ...], tuple[str, ...], int]:

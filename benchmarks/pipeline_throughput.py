@@ -26,8 +26,9 @@ from dualalign.alignment.schema import reply_model  # noqa: E402
 from dualalign.config import EngineConfig  # noqa: E402
 from dualalign.generate import make_engine  # noqa: E402
 from dualalign.generate.outputs import build_outputs  # noqa: E402
-from dualalign.generate.run import GENERATIONS, generate_plans  # noqa: E402
+from dualalign.generate.run import generate_plans  # noqa: E402
 from dualalign.io import read_jsonl, write_parquet  # noqa: E402
+from dualalign.runfolder import GENERATIONS  # noqa: E402
 from dualalign.trajectories import demo_profiles, load_pack, sample_trajectories  # noqa: E402
 from dualalign.trajectories.config import TrajectoryConfig  # noqa: E402
 

@@ -66,7 +66,7 @@ def generate(
     data["engine"].update(overrides)
     data["out_dir"] = str(run_dir)
     pipeline = Pipeline(validate_model(RunConfig, data, "command line"))
-    pipeline.generate()
+    pipeline.run_all(("generate",))
     show_generation(read_json(run_dir / "metrics.json"))
 
 

@@ -9,14 +9,15 @@ from pathlib import Path
 import pandas as pd
 
 from dualalign.alignment.config import AlignmentConfig
-from dualalign.alignment.plans import PLANS, build_labelset_plans
+from dualalign.alignment.plans import build_labelset_plans
 from dualalign.config import EngineConfig
-from dualalign.eval.classification import classification_metrics
 from dualalign.eval.gold import read_labelled, stratified_split
 from dualalign.generate.engine import Engine, make_engine
 from dualalign.generate.outputs import sentence_rows
-from dualalign.generate.run import GENERATIONS, generate_plans
+from dualalign.generate.run import generate_plans
 from dualalign.io import read_jsonl, write_json, write_text
+from dualalign.runfolder import GENERATIONS, PLANS
+from dualalign.train.classification import classification_metrics
 from dualalign.train.registry import make_classifier
 from dualalign.trajectories.labelset import sample_label_mentions
 from dualalign.trajectories.pack import load_pack

@@ -15,7 +15,7 @@ SENTENCE_COLUMNS = [
 ]  # fmt: skip
 NOTE_COLUMNS = [
     "plan_id", "variant", "kind", "patient_id", "note_id", "note_type", "visit_date", "stage", "text",
-    "n_sentences", "n_planned", "status", "error", "attempts", "completion_tokens",
+    "n_sentences", "n_planned", "status", "error", "error_kind", "attempts", "completion_tokens",
 ]  # fmt: skip
 
 
@@ -101,6 +101,7 @@ def build_outputs(
                 "n_planned": plan.n_sentences,
                 "status": "failed" if g.get("error") else "ok",
                 "error": g.get("error"),
+                "error_kind": error_kind(g),
                 "attempts": g.get("attempts", 1),
                 "completion_tokens": g.get("completion_tokens", 0),
             }
@@ -114,7 +115,7 @@ def generation_figures(notes: pd.DataFrame, sentences: pd.DataFrame) -> dict:
     figures = {}
     for variant, group in notes.groupby("variant"):
         sents = sentences[sentences["variant"] == variant]
-        reasons = group.loc[group["status"] == "failed", "error"].map(failure_kind).value_counts()
+        reasons = group.loc[group["status"] == "failed", "error_kind"].value_counts()
         figures[variant] = {
             "requests": int(len(group)),
             "failed": int((group["status"] == "failed").sum()),
@@ -131,11 +132,10 @@ def generation_figures(notes: pd.DataFrame, sentences: pd.DataFrame) -> dict:
     return figures
 
 
-def failure_kind(error: str) -> str:
-    if error.startswith("cut off"):
-        return "cut_off"
-    if error.startswith("invalid JSON"):
-        return "invalid_json"
-    if error.startswith("reply does not match"):
-        return "schema"
-    return "engine"
+def error_kind(generation: dict) -> str | None:
+    """A generation row's `error_kind`; rows written before it existed are classified once here by their message."""
+    error = generation.get("error")
+    if error is None or generation.get("error_kind"):
+        return generation.get("error_kind")
+    legacy = {"cut off": "cut_off", "invalid JSON": "invalid_json", "reply does not match": "schema"}
+    return next((kind for prefix, kind in legacy.items() if error.startswith(prefix)), "engine")

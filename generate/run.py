@@ -13,24 +13,22 @@ import pandas as pd
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
 from dualalign.alignment.grounding import Grounder
-from dualalign.alignment.plans import PLANS, Plan, read_plans
+from dualalign.alignment.plans import Plan, read_plans
 from dualalign.alignment.schema import reply_model
 from dualalign.errors import EngineError
 from dualalign.generate.engine import Engine, make_engine
 from dualalign.generate.export import export_dataset, fhir_bundles, write_fhir
 from dualalign.generate.outputs import build_outputs, generation_figures
-from dualalign.generate.records import GenerationResult
+from dualalign.generate.records import GenerationRequest, GenerationResult
 from dualalign.generate.structured import generate_structured
 from dualalign.io import append_jsonl, read_json, read_jsonl, repair_jsonl, stable_hash, write_json, write_parquet
-from dualalign.runfolder import RunFolder
+from dualalign.runfolder import COHORT, DATASET, FHIR, GENERATIONS, NOTES, PLANS, SENTENCES, RunFolder
 from dualalign.trajectories.pack import load_pack
 
 if TYPE_CHECKING:
     from dualalign.runconfig import RunConfig
 
 log = logging.getLogger(__name__)
-
-GENERATIONS = "generations.jsonl"
 
 
 @dataclass
@@ -39,6 +37,14 @@ class GenerationSummary:
     resumed: int  # finished in an earlier, interrupted run
     generated: int
     failed: int  # of all finished requests, those recorded as failures
+
+
+def plan_request(plan: Plan) -> GenerationRequest:
+    """The engine request for a plan: its messages and sampling settings."""
+    return GenerationRequest(
+        id=plan.id, messages=plan.messages, max_tokens=plan.max_tokens, temperature=plan.temperature,
+        top_p=plan.top_p, seed=plan.seed,
+    )
 
 
 def generate_plans(
@@ -73,7 +79,7 @@ def generate_plans(
             chunk = todo[start : start + chunk_size]
             schemas = [reply_model(*p.schema_key) for p in chunk]  # one engine call, a schema per request
             try:
-                generate_structured(engine, [p.request() for p in chunk], schemas, retries, on_result=record)
+                generate_structured(engine, [plan_request(p) for p in chunk], schemas, retries, on_result=record)
             except EngineError as err:
                 raise EngineError(f"{err}\nresults so far are kept in {path}; run again to resume") from err
     finished = read_jsonl(path)
@@ -110,10 +116,10 @@ def run_generation_stage(
         log.info("generation: %s", summary)
     pack = load_pack(config.trajectories.pack)
     notes, sentences = build_outputs(plans, read_jsonl(gen_path), Grounder(pack, config.alignment.grounding))
-    write_parquet(run.path / "notes.parquet", notes)
-    write_parquet(run.path / "sentences.parquet", sentences)
-    export_dataset({"notes": notes, "sentences": sentences}, run.path / "dataset")
-    profiles = pd.read_parquet(run.path / "cohort.parquet")
-    write_fhir(fhir_bundles(notes, profiles, config.alignment.diagnosis_date), run.path / "fhir")
+    write_parquet(run.file(NOTES), notes)
+    write_parquet(run.file(SENTENCES), sentences)
+    export_dataset({"notes": notes, "sentences": sentences}, run.file(DATASET))
+    profiles = pd.read_parquet(run.file(COHORT))
+    write_fhir(fhir_bundles(notes, profiles, config.alignment.diagnosis_date), run.file(FHIR))
     run.update_metrics("generation", generation_figures(notes, sentences))
-    return [GENERATIONS, "notes.parquet", "sentences.parquet", "dataset", "fhir"]
+    return [GENERATIONS, NOTES, SENTENCES, DATASET, FHIR]
