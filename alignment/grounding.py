@@ -17,7 +17,7 @@ import numpy as np
 import pandas as pd
 
 from dualalign.alignment.config import GroundingConfig
-from dualalign.generate.embeddings import load_sentence_encoder
+from dualalign.encoders import load_sentence_encoder
 from dualalign.trajectories.labelset import label_terms
 from dualalign.trajectories.pack import ConditionPack
 

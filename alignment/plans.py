@@ -23,11 +23,10 @@ from dualalign.alignment.context import profile_context
 from dualalign.alignment.prompts import render
 from dualalign.alignment.schema import NO_LABEL
 from dualalign.errors import ConfigError
-from dualalign.generate.records import GenerationRequest, Message
 from dualalign.io import read_jsonl, stable_hash
+from dualalign.messages import Message
 from dualalign.trajectories.pack import ConditionPack
 
-PLANS = "plans.jsonl"
 SOAP = ("Subjective", "Objective", "Assessment", "Plan")
 USES_PROFILE = {"guided", "statistical"}
 USES_TRAJECTORY = {"guided", "semantic"}
@@ -69,20 +68,6 @@ class Plan(BaseModel):
     def structured(self) -> bool:
         """Whether the reply is JSON with model-chosen labels (whole notes) rather than plain text."""
         return self.granularity == "notes"
-
-    def request(self, candidate: int = 0, attempt: int = 0) -> GenerationRequest:
-        """The engine request for one candidate of one attempt; each has its own id and seed (the plan's own for
-        the first candidate of the first attempt)."""
-        first = candidate == attempt == 0
-        return GenerationRequest(
-            id=self.id if first else f"{self.id}#{attempt}.{candidate}",
-            messages=self.messages,
-            max_tokens=self.max_tokens,
-            temperature=self.temperature,
-            top_p=self.top_p,
-            stop=self.stop,
-            seed=self.seed if first else derived_seed(self.seed, attempt, candidate),
-        )
 
     @property
     def schema_key(self) -> tuple[tuple[str, ...], tuple[str, ...], int]:

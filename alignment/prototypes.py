@@ -8,7 +8,7 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from dualalign.generate.embeddings import load_sentence_encoder
+from dualalign.encoders import load_sentence_encoder
 from dualalign.trajectories.labelset import label_terms
 from dualalign.trajectories.pack import ConditionPack
 

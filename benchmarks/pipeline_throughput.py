@@ -28,10 +28,12 @@ from dualalign.alignment.grounding import Grounder  # noqa: E402
 from dualalign.alignment.plans import build_note_plans  # noqa: E402
 from dualalign.config import EngineConfig  # noqa: E402
 from dualalign.generate import make_engine  # noqa: E402
+from dualalign.generate.candidates import plan_request  # noqa: E402
 from dualalign.generate.outputs import build_outputs  # noqa: E402
-from dualalign.generate.run import GENERATIONS, generate_plans  # noqa: E402
+from dualalign.generate.run import generate_plans  # noqa: E402
 from dualalign.hardware import machine_header, resolve_dtype  # noqa: E402
 from dualalign.io import read_jsonl, write_parquet  # noqa: E402
+from dualalign.runfolder import GENERATIONS  # noqa: E402
 from dualalign.trajectories import demo_profiles, load_pack, sample_trajectories  # noqa: E402
 from dualalign.trajectories.config import TrajectoryConfig  # noqa: E402
 
@@ -64,7 +66,7 @@ def main() -> None:
 
         def raw(cfg: AlignmentConfig) -> tuple[float, int]:
             plans = build_note_plans(profiles, notes, pack, cfg, seed=0)
-            requests = [p.request(k) for p in plans for k in range(cfg.gate.candidates)]
+            requests = [plan_request(p, k) for p in plans for k in range(cfg.gate.candidates)]
             conversations = [[m.model_dump() for m in r.messages] for r in requests]
             params = [SamplingParams(max_tokens=r.max_tokens, temperature=r.temperature, top_p=r.top_p, seed=r.seed,
                                      stop=r.stop) for r in requests]  # fmt: skip

@@ -13,9 +13,9 @@ import time
 from pathlib import Path
 
 from dualalign.trajectories import load_pack
-from dualalign.trajectories.pipeline_stage import write_trajectories
 from dualalign.trajectories.profiles import demo_profiles
 from dualalign.trajectories.sample import sample_from_model
+from dualalign.trajectories.stage import write_trajectories
 
 
 def main() -> None:

@@ -11,6 +11,7 @@ from rich.table import Table
 
 from dualalign.cohorts.config import CohortConfig
 from dualalign.errors import DataError
+from dualalign.runfolder import COHORT, COHORT_REPORT, COHORT_SAMPLING, SYNTHESIZER
 
 app = typer.Typer(help="Fit population synthesizers and sample patient profiles.", no_args_is_help=True)
 console = Console()
@@ -39,9 +40,9 @@ def fit(config: Path = CONFIG, out: Optional[Path] = OUT) -> None:
     with Timer() as timer:
         training, holdout = stage.prepare_reference(cfg, seed)
         synthesizer = stage.fit(cfg, training, seed)
-    save_synthesizer(synthesizer, out_dir / stage.SYNTHESIZER_FILE)
+    save_synthesizer(synthesizer, out_dir / SYNTHESIZER)
     console.print(f"fitted {cfg.synthesizer} on {len(training)} reference rows x {training.shape[1]} columns "
-                  f"({len(holdout)} held out) in {timer.seconds:.1f} s -> {out_dir / stage.SYNTHESIZER_FILE}")
+                  f"({len(holdout)} held out) in {timer.seconds:.1f} s -> {out_dir / SYNTHESIZER}")
 
 
 @app.command()
@@ -55,12 +56,12 @@ def sample(config: Path = CONFIG, out: Optional[Path] = OUT,
 
     cfg, seed, out_dir = load_section(config)
     out_dir = out or out_dir
-    synthesizer = load_synthesizer(out_dir / stage.SYNTHESIZER_FILE)
+    synthesizer = load_synthesizer(out_dir / SYNTHESIZER)
     training, _ = stage.prepare_reference(cfg, seed)
     profiles, sampling = stage.sample(cfg, synthesizer, training, seed, n)
-    write_parquet(out_dir / stage.COHORT_FILE, profiles)
-    write_json(out_dir / stage.SAMPLING_FILE, sampling)
-    console.print(f"{len(profiles)} profiles -> {out_dir / stage.COHORT_FILE}")
+    write_parquet(out_dir / COHORT, profiles)
+    write_json(out_dir / COHORT_SAMPLING, sampling)
+    console.print(f"{len(profiles)} profiles -> {out_dir / COHORT}")
     for entry in sampling["strata"]:
         console.print(f"  {entry['name']}: {entry['count']} by {entry['method']}")
 
@@ -75,7 +76,7 @@ def report(config: Optional[Path] = typer.Option(None, "--config", "-c", help="R
     if config is None:
         if out is None:
             raise typer.BadParameter("give --config to compute the report, or --out to show an existing one")
-        path = out / stage.REPORT_FILE
+        path = out / COHORT_REPORT
         if not path.is_file():
             raise DataError(f"{path}: no cohort report; run `dualalign cohort report --config ...` first")
         show_report(read_json(path))
@@ -86,8 +87,8 @@ def report(config: Optional[Path] = typer.Option(None, "--config", "-c", help="R
 
     cfg, seed, out_dir = load_section(config)
     out_dir = out or out_dir
-    synthesizer = load_synthesizer(out_dir / stage.SYNTHESIZER_FILE)
-    cohort_path, sampling_path = out_dir / stage.COHORT_FILE, out_dir / stage.SAMPLING_FILE
+    synthesizer = load_synthesizer(out_dir / SYNTHESIZER)
+    cohort_path, sampling_path = out_dir / COHORT, out_dir / COHORT_SAMPLING
     if not cohort_path.is_file():
         raise DataError(f"{cohort_path}: no profiles; run `dualalign cohort sample` first")
     sampling = read_json(sampling_path) if sampling_path.is_file() else {}
@@ -95,7 +96,7 @@ def report(config: Optional[Path] = typer.Option(None, "--config", "-c", help="R
     result, plots = stage.report(cfg, synthesizer, training, holdout, pd.read_parquet(cohort_path), sampling, seed)
     stage.write_report(out_dir, result, plots)
     show_report(result)
-    console.print(f"-> {out_dir / stage.REPORT_FILE}")
+    console.print(f"-> {out_dir / COHORT_REPORT}")
 
 
 def show_report(result: dict[str, Any]) -> None:

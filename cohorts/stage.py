@@ -10,20 +10,18 @@ from typing import Any
 
 import pandas as pd
 
-from dualalign.cohorts.config import CohortConfig
+from dualalign.cohorts.config import BUILTIN_PREFIX, CohortConfig
 from dualalign.cohorts.reference import load_reference, split_holdout
 from dualalign.cohorts.report import cohort_report, column_plots
 from dualalign.cohorts.sampling import plan_strata, sample_profiles
+from dualalign.cohorts.spec import builtin_spec_path
 from dualalign.cohorts.synthesizer import fit_synthesizer, save_synthesizer, table_metadata
-from dualalign.io import write_json, write_parquet
+from dualalign.io import read_json, write_json, write_parquet
+from dualalign.runfolder import COHORT, COHORT_PLOTS, COHORT_REPORT, COHORT_SAMPLING, SYNTHESIZER, RunFolder
+from dualalign.stage import Stage
 
 log = logging.getLogger(__name__)
 
-SYNTHESIZER_FILE = "synthesizer.pkl"
-COHORT_FILE = "cohort.parquet"
-REPORT_FILE = "cohort_report.json"
-SAMPLING_FILE = "cohort_sampling.json"
-PLOTS_DIR = "cohort_plots"
 
 
 def prepare_reference(cfg: CohortConfig, seed: int, data: pd.DataFrame | None = None
@@ -52,19 +50,19 @@ def report(cfg: CohortConfig, synthesizer: Any, training: pd.DataFrame, holdout:
                            min_quality=cfg.min_quality, seed=seed)
     result = {"source": cfg.source, "synthesizer": cfg.synthesizer, "seed": seed, **result}
     plots = column_plots(training, profiles) if cfg.plots else {}
-    result["plots"] = [f"{PLOTS_DIR}/{name}" for name in plots]
+    result["plots"] = [f"{COHORT_PLOTS}/{name}" for name in plots]
     return result, plots
 
 
 def write_report(out_dir: Path, result: dict[str, Any], plots: dict[str, bytes]) -> None:
     """Write the plots folder (swapped in whole) and then `cohort_report.json`."""
     if plots:
-        staging = Path(tempfile.mkdtemp(prefix=f".{PLOTS_DIR}.", dir=out_dir))
+        staging = Path(tempfile.mkdtemp(prefix=f".{COHORT_PLOTS}.", dir=out_dir))
         for name, png in plots.items():
             (staging / name).write_bytes(png)
-        shutil.rmtree(out_dir / PLOTS_DIR, ignore_errors=True)
-        staging.rename(out_dir / PLOTS_DIR)
-    write_json(out_dir / REPORT_FILE, result)
+        shutil.rmtree(out_dir / COHORT_PLOTS, ignore_errors=True)
+        staging.rename(out_dir / COHORT_PLOTS)
+    write_json(out_dir / COHORT_REPORT, result)
 
 
 def build_cohort(cfg: CohortConfig, out_dir: Path, seed: int, data: pd.DataFrame | None = None) -> pd.DataFrame:
@@ -79,10 +77,24 @@ def build_cohort(cfg: CohortConfig, out_dir: Path, seed: int, data: pd.DataFrame
     profiles, sampling = sample(cfg, synthesizer, training, seed)
     result, plots = report(cfg, synthesizer, training, holdout, profiles, sampling, seed)
     out_dir.mkdir(parents=True, exist_ok=True)
-    save_synthesizer(synthesizer, out_dir / SYNTHESIZER_FILE)
-    write_parquet(out_dir / COHORT_FILE, profiles)
-    write_json(out_dir / SAMPLING_FILE, sampling)
+    save_synthesizer(synthesizer, out_dir / SYNTHESIZER)
+    write_parquet(out_dir / COHORT, profiles)
+    write_json(out_dir / COHORT_SAMPLING, sampling)
     write_report(out_dir, result, plots)
     log.info("cohort: %d profiles, quality %.3f, %d exact copies", len(profiles), result["quality"]["score"],
              result["privacy"]["exact_copies"])
     return profiles
+
+
+def cohort_stage(cfg: CohortConfig, seed: int, run: RunFolder) -> Stage:
+    """Build the cohort and put its fidelity and privacy summary into metrics.json."""
+
+    def work() -> None:
+        build_cohort(cfg, run.path, seed)
+        report = read_json(run.file(COHORT_REPORT))
+        summary = ("synthesizer", "quality", "diagnostic", "privacy", "checks")
+        run.update_metrics("cohort", {k: report[k] for k in summary if k in report})
+
+    outputs = (SYNTHESIZER, COHORT, COHORT_SAMPLING, COHORT_REPORT, *((COHORT_PLOTS,) if cfg.plots else ()))
+    source = cfg.source_path() or builtin_spec_path(cfg.source.removeprefix(BUILTIN_PREFIX))
+    return Stage("cohort", {"cohort": cfg.model_dump(mode="json"), "seed": seed}, (source,), outputs, work)

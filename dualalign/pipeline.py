@@ -5,24 +5,27 @@ from __future__ import annotations
 
 import logging
 from contextlib import nullcontext
-from pathlib import Path
-from typing import Any
 
-import pandas as pd
 import yaml
 from rich.console import Console
 
-from dualalign.alignment.plans import PLANS, build_note_plans
-from dualalign.alignment.prompts import BUILTIN as BUILTIN_TEMPLATES
+from dualalign.alignment.stage import plans_stage
+from dualalign.cohorts.stage import cohort_stage
+from dualalign.eval.gold import read_labelled
+from dualalign.eval.stage import evaluation_stage
 from dualalign.generate.engine import Engine
-from dualalign.io import read_json, write_text
+from dualalign.generate.stage import generation_stage
+from dualalign.io import stable_hash, write_text
 from dualalign.logs import log_to
 from dualalign.runconfig import RunConfig
-from dualalign.runfolder import RunFolder, Timer
+from dualalign.runfolder import CONFIG, RunFolder, Timer
+from dualalign.stage import Stage
+from dualalign.trajectories.pack import load_pack
+from dualalign.trajectories.stage import trajectory_stage
 
 log = logging.getLogger(__name__)
-
 CONSOLE = Console(stderr=True)
+
 STAGES = ("cohort", "trajectories", "plans", "generate", "evaluate")
 
 
@@ -36,115 +39,60 @@ class Pipeline:
         self.run = RunFolder(config.out_dir)
         self.force = force
         self.progress = progress
-        write_text(self.run.path / "config.yaml", yaml.safe_dump(config.model_dump(mode="json"), sort_keys=False))
+        write_text(self.run.file(CONFIG), yaml.safe_dump(config.model_dump(mode="json"), sort_keys=False))
 
-    def _stage(self, name: str, section: Any, inputs: list[Path], work, own_bar: bool = False) -> bool:
-        """Run `work()` unless the stage is done with the same key; record it. Returns whether it ran.
+    def stages(self) -> list[Stage]:
+        """The stages in order (names as in `STAGES`), each given its own config section."""
+        c, run = self.config, self.run
+        return [
+            cohort_stage(c.cohort, c.seed, run),
+            trajectory_stage(c.trajectories, c.seed, run),
+            plans_stage(c.alignment, c.trajectories.pack, c.seed, run),
+            generation_stage(c, run, self.progress, self.engine, self._gold_texts()),
+            evaluation_stage(c.evaluation, c.trajectories.pack, c.seed, run),
+        ]
 
-        `work()` returns the output names, or (output names, extra manifest fields). A spinner shows while it runs
-        unless the stage draws its own progress bar (`own_bar`); one line says how it ended."""
-        key = self.run.stage_key({"section": section, "seed": self.config.seed}, [p for p in inputs if p.is_file()])
-        if not self.force and self.run.is_done(name, key):
-            log.info("stage %s: unchanged, skipped", name)
-            self._say(f"[dim]- {name}: unchanged, skipped[/]")
+    def run_stage(self, stage: Stage) -> bool:
+        """Run `stage` unless it is done with the same key; record it. Returns whether it ran.
+
+        A spinner shows while it runs, unless the stage draws its own progress bar; one line says how it ended."""
+        key = self.run.stage_key(stage.config, [p for p in stage.inputs if p.is_file()])
+        if not self.force and self.run.is_done(stage.name, key):
+            log.info("stage %s: unchanged, skipped", stage.name)
+            self._say(f"[dim]- {stage.name}: unchanged, skipped[/]")
             return False
-        spinner = CONSOLE.status(f"{name} ...") if self.progress and not own_bar else nullcontext()
+        spinner = CONSOLE.status(f"{stage.name} ...") if self.progress and not stage.own_bar else nullcontext()
         with Timer() as timer, spinner:
-            result = work()
-        outputs, extra = result if isinstance(result, tuple) else (result, {})
-        self.run.record(name, key, outputs, timer.seconds, self.config.seed, **extra)
-        self._say(f"[green]v[/] {name} ({timer.seconds:.1f} s)")
+            extra = stage.run() or {}
+        self.run.record(stage.name, key, stage.outputs, timer.seconds, self.config.seed, **extra)
+        self._say(f"[green]v[/] {stage.name} ({timer.seconds:.1f} s)")
         return True
+
+    def run_all(self, stages: tuple[str, ...] = STAGES) -> None:
+        """Run the named stages in pipeline order; every log line of the run goes to its `dualalign.log`."""
+        with log_to(self.run.path):
+            for stage in self.stages():
+                if stage.name in stages:
+                    self.run_stage(stage)
+                    self.run.update_metrics("run", self.run_summary())
+
+    def _gold_texts(self) -> list[str]:
+        """The evaluation's real texts, which the quality gate keeps generated text from copying."""
+        ev = self.config.evaluation
+        if ev.gold is None:
+            return []
+        return read_labelled(ev.gold, ev.text_column, ev.label_column, load_pack(self.config.trajectories.pack))[
+            "text"].tolist()  # fmt: skip
 
     def _say(self, line: str) -> None:
         if self.progress:
             CONSOLE.print(line, highlight=False)
 
-    def cohort(self) -> None:
-        from dualalign.cohorts import build_cohort
-
-        cfg = self.config.cohort
-        source = Path(cfg.source)
-        self._stage(
-            "cohort",
-            cfg.model_dump(mode="json"),
-            [source],
-            lambda: (build_cohort(cfg, self.run.path, self.config.seed), ["cohort.parquet", "cohort_report.json"])[1],
-        )
-        self.run.update_metrics("cohort", _cohort_summary(read_json(self.run.path / "cohort_report.json")))
-
-    def trajectories(self) -> None:
-        from dualalign.trajectories import sample_trajectories, write_trajectories
-        from dualalign.trajectories.pack import resolve_pack_path
-
-        cfg = self.config.trajectories
-
-        def work() -> list[str]:
-            profiles = pd.read_parquet(self.run.path / "cohort.parquet")
-            notes = sample_trajectories(profiles, cfg, self.config.seed)
-            write_trajectories(self.run.path / "trajectories.parquet", notes)
-            return ["trajectories.parquet"]
-
-        inputs = [self.run.path / "cohort.parquet", resolve_pack_path(cfg.pack)]
-        inputs += [Path(cfg.store)] if cfg.store else []
-        self._stage("trajectories", cfg.model_dump(mode="json"), inputs, work)
-
-    def plans(self) -> None:
-        from dualalign.trajectories import load_pack, read_trajectories
-        from dualalign.trajectories.pack import resolve_pack_path
-
-        cfg = self.config.alignment
-
-        def work() -> list[str]:
-            profiles = pd.read_parquet(self.run.path / "cohort.parquet")
-            notes = read_trajectories(self.run.path / "trajectories.parquet")
-            plans = build_note_plans(profiles, notes, load_pack(self.config.trajectories.pack), cfg, self.config.seed)
-            write_text(self.run.path / PLANS, "".join(p.model_dump_json() + "\n" for p in plans))
-            return [PLANS]
-
-        templates = sorted(BUILTIN_TEMPLATES.glob("*.j2"))
-        templates += sorted(Path(cfg.templates).glob("*.j2")) if cfg.templates else []
-        inputs = [self.run.path / "trajectories.parquet", resolve_pack_path(self.config.trajectories.pack), *templates]
-        self._stage("plans", cfg.model_dump(mode="json", exclude={"grounding"}), inputs, work)
-
-    def generate(self) -> None:
-        from dualalign.eval.gold import read_labelled
-        from dualalign.generate.run import run_generation_stage
-        from dualalign.trajectories import load_pack
-        from dualalign.trajectories.pack import resolve_pack_path
-
-        ev = self.config.evaluation
-        section = {
-            "engine": self.config.engine.model_dump(mode="json"),
-            "alignment": self.config.alignment.model_dump(mode="json"),
+    def run_summary(self) -> dict:
+        """The `run` section of metrics.json: the config's hash, the seed and each recorded stage's seconds."""
+        recorded = self.run.manifest()["stages"]
+        return {
+            "config_hash": stable_hash(self.config.model_dump(mode="json")),
+            "seed": self.config.seed,
+            "stage_seconds": {name: recorded[name]["seconds"] for name in STAGES if name in recorded},
         }
-        inputs = [self.run.path / PLANS, resolve_pack_path(self.config.trajectories.pack)]
-        inputs += [Path(ev.gold)] if ev.gold else []
-
-        def work():
-            pack = load_pack(self.config.trajectories.pack)
-            gold = read_labelled(ev.gold, ev.text_column, ev.label_column, pack) if ev.gold else None
-            references = [] if gold is None else gold["text"].tolist()
-            return run_generation_stage(self.config, self.run, self.progress, self.engine, references)
-
-        self._stage("generate", section, inputs, work, own_bar=True)
-
-    def evaluate(self) -> None:
-        from dualalign.eval.stage import evaluate_run
-
-        cfg = self.config.evaluation
-        inputs = [self.run.path / "sentences.parquet", self.run.path / "cohort.parquet"]
-        inputs += [Path(cfg.gold)] if cfg.gold else []
-        section = {"evaluation": cfg.model_dump(mode="json"), "pack": self.config.trajectories.pack}
-        self._stage("evaluate", section, inputs, lambda: evaluate_run(self.config, self.run))
-
-    def run_all(self, stages: tuple[str, ...] = STAGES) -> None:
-        """Run the named stages in pipeline order; every log line of the run goes to its `dualalign.log`."""
-        with log_to(self.run.path):
-            for name in STAGES:
-                if name in stages:
-                    getattr(self, name)()
-
-
-def _cohort_summary(report: dict) -> dict:
-    return {k: report[k] for k in ("synthesizer", "quality", "diagnostic", "privacy", "checks") if k in report}

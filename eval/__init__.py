@@ -1,8 +1,6 @@
-"""Metrics, fidelity, diversity, privacy and the comparison report.
+"""Intrinsic metrics, fidelity, diversity, privacy and the comparison report.
 
 Entry points (imported lazily, so `dualalign --help` stays fast):
-- `classification_metrics(y_true, y_pred, labels)`, `confusion_matrix`, `load_metric` (classification.py),
-  computed by the `evaluate` module `metrics/classification_report.py`
 - `intrinsic_measures(sentences, profiles, references)`, `intrinsic_table` (intrinsic.py), built from
   diversity.py (distinct-n, self-BLEU, embedding dispersion), faithfulness.py (plan, grounding, demographics)
   and privacy.py (shared n-grams, nearest-neighbour similarity, PHI scan)
@@ -12,9 +10,6 @@ Entry points (imported lazily, so `dualalign --help` stays fast):
 from dualalign.lazy import lazy_exports
 
 _EXPORTS = {
-    "classification_metrics": "classification",
-    "confusion_matrix": "classification",
-    "load_metric": "classification",
     "intrinsic_measures": "intrinsic",
     "intrinsic_table": "intrinsic",
     "distinct_n": "diversity",

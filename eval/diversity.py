@@ -74,7 +74,7 @@ def pairwise_cosine_distance(vectors: np.ndarray) -> float:
 def embedding_dispersion(texts: Sequence[str], model: str = "embedded:minilm-l6", max_texts: int = 1000,
                          seed: int = 0) -> float:
     """Mean pairwise cosine distance of sentence embeddings (MiniLM by default); 0 for identical texts."""
-    from dualalign.generate.embeddings import embed_texts
+    from dualalign.encoders import embed_texts
 
     texts = list(texts)
     if len(texts) > max_texts:

@@ -58,7 +58,7 @@ def longest_shared_ngram(texts: Sequence[str], references: Sequence[str]) -> lis
 def nearest_neighbour_similarity(texts: Sequence[str], references: Sequence[str],
                                  model: str = "embedded:minilm-l6") -> np.ndarray:
     """Per text, the highest cosine similarity of its embedding to any reference text's embedding."""
-    from dualalign.generate.embeddings import embed_texts
+    from dualalign.encoders import embed_texts
 
     if not len(texts) or not len(references):
         return np.full(len(texts), np.nan)

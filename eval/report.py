@@ -3,7 +3,8 @@
 metrics.json schema (what `render_report` reads; every section is optional):
 
     {
-      "run": {<free-form key: value, e.g. config_hash, seed, pack, model>},
+      "run": {"config_hash": str, "seed": int,   # written by the pipeline after each stage
+              "stage_seconds": {stage: float}},
       "classification": {                       # MixtureResults.to_metrics()
         "classifier": "embedding-logreg",
         "labels": [str, ...],                   # label order of every matrix below

@@ -1,42 +1,43 @@
-"""The pipeline's evaluation stage: intrinsic measures per variant, the downstream comparison when gold data is
+"""The evaluation stage: intrinsic measures per variant, the downstream comparison when gold data is
 given, and `report.html`."""
 
 from __future__ import annotations
 
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 import pandas as pd
 
+from dualalign.eval.config import EvaluationConfig
 from dualalign.eval.gold import read_labelled, stratified_split
 from dualalign.eval.intrinsic import intrinsic_measures
 from dualalign.eval.report import render_report
-from dualalign.generate.run import REJECTIONS
 from dualalign.io import read_json
-from dualalign.runfolder import RunFolder
+from dualalign.runfolder import COHORT, COHORT_PLOTS, METRICS, REJECTIONS, REPORT, SENTENCES, RunFolder
+from dualalign.stage import Stage
 from dualalign.train.mixtures import LabelledTexts, run_mixtures
-from dualalign.trajectories.pack import ConditionPack, load_pack
-
-if TYPE_CHECKING:
-    from dualalign.runconfig import RunConfig
-
-REPORT = "report.html"
+from dualalign.trajectories.pack import ConditionPack, load_pack, resolve_pack_path
 
 
-def evaluate_run(config: RunConfig, run: RunFolder) -> list[str]:
+def evaluation_stage(ev: EvaluationConfig, pack: str, seed: int, run: RunFolder) -> Stage:
+    """Reads the sentences, the cohort, the pack (its examples are references for the privacy figures) and gold."""
+    inputs = (run.file(SENTENCES), run.file(COHORT), resolve_pack_path(pack), *((Path(ev.gold),) if ev.gold else ()))
+    config = {"evaluation": ev.model_dump(mode="json"), "pack": pack, "seed": seed}
+    return Stage("evaluate", config, inputs, (REPORT,), lambda: evaluate_run(ev, pack, seed, run))
+
+
+def evaluate_run(ev: EvaluationConfig, pack_ref: str, seed: int, run: RunFolder) -> None:
     """Write the `intrinsic` (and, with gold data, `classification`) sections of metrics.json and the report."""
-    ev = config.evaluation
-    pack = load_pack(config.trajectories.pack)
-    sentences = pd.read_parquet(run.path / "sentences.parquet")
-    profiles = pd.read_parquet(run.path / "cohort.parquet")
+    pack = load_pack(pack_ref)
+    sentences = pd.read_parquet(run.file(SENTENCES))
+    profiles = pd.read_parquet(run.file(COHORT))
     references = [e for label in pack.labels.values() for e in label.examples]
     gold = read_labelled(ev.gold, ev.text_column, ev.label_column, pack) if ev.gold else None
     if gold is not None:
         references += gold["text"].tolist()
     if not sentences.empty:
-        run.update_metrics("intrinsic", intrinsic_measures(sentences, profiles, references, seed=config.seed))
+        run.update_metrics("intrinsic", intrinsic_measures(sentences, profiles, references, seed=seed))
     if gold is not None:
-        train, test = stratified_split(gold, ev.test_fraction, config.seed)
+        train, test = stratified_split(gold, ev.test_fraction, seed)
         synthetic = sentences[sentences["passed"]] if ev.passed_only else sentences
         by_variant = {v: LabelledTexts.from_frame(rows) for v, rows in synthetic.groupby("variant", sort=False)}
         t = ev.train
@@ -46,12 +47,11 @@ def evaluate_run(config: RunConfig, run: RunFolder) -> list[str]:
         )  # fmt: skip
         run.update_metrics("classification", results.to_metrics())
     write_report(run, pack, ev.examples_per_cell)
-    return [REPORT]
 
 
 def write_report(run: RunFolder, pack: ConditionPack, examples_per_cell: int = 3) -> Path:
     """Render `report.html` from the run folder's metrics.json, tables, example sentences and cohort plots."""
-    metrics = read_json(run.path / "metrics.json")
+    metrics = read_json(run.file(METRICS))
     tables = {}
     if "generation" in metrics:
         tables["Generation: requests, failures and checks per variant"] = pd.DataFrame(metrics["generation"]).T.drop(
@@ -60,7 +60,7 @@ def write_report(run: RunFolder, pack: ConditionPack, examples_per_cell: int = 3
         cohort = pd.json_normalize(metrics["cohort"]).T.rename(columns={0: "value"})
         tables["Cohort: fidelity and privacy (SDMetrics)"] = cohort
     examples: dict[str, dict[str, list[str]]] = {}
-    sentences_path = run.path / "sentences.parquet"
+    sentences_path = run.file(SENTENCES)
     if examples_per_cell and sentences_path.exists():
         sentences = pd.read_parquet(sentences_path)
         for (label, variant), rows in sentences.groupby(["label", "variant"], sort=True):
@@ -68,10 +68,10 @@ def write_report(run: RunFolder, pack: ConditionPack, examples_per_cell: int = 3
             drawn = rows.sample(min(examples_per_cell, len(rows)), random_state=0)  # random, not chosen
             examples.setdefault(name, {})[variant] = drawn["text"].tolist()
     rejected: dict[str, list[str]] = {}
-    if (run.path / REJECTIONS).exists():
-        rejections = pd.read_parquet(run.path / REJECTIONS)
+    if run.file(REJECTIONS).exists():
+        rejections = pd.read_parquet(run.file(REJECTIONS))
         for reason, rows in rejections.groupby("reason", sort=True):
             drawn = rows.sample(min(max(examples_per_cell, 1), len(rows)), random_state=0)
             rejected[reason] = [f"{v}: {t}" for v, t in zip(drawn["variant"], drawn["text"])]
-    plots = {p.stem.replace("_", " "): p.read_bytes() for p in sorted((run.path / "cohort_plots").glob("*.png"))}
-    return render_report(metrics, tables, examples, plots, run.path / REPORT, rejected)
+    plots = {p.stem.replace("_", " "): p.read_bytes() for p in sorted(run.file(COHORT_PLOTS).glob("*.png"))}
+    return render_report(metrics, tables, examples, plots, run.file(REPORT), rejected)

@@ -1,7 +1,6 @@
-"""Engines that turn batches of generation requests into results, and the models they load."""
+"""Engines that turn batches of generation requests into results."""
 
 from dualalign.generate.engine import Engine, make_engine
-from dualalign.generate.models import resolve_model
 from dualalign.generate.records import GenerationRequest, GenerationResult
 from dualalign.generate.structured import generate_structured
 
@@ -11,5 +10,4 @@ __all__ = [
     "GenerationResult",
     "generate_structured",
     "make_engine",
-    "resolve_model",
 ]

@@ -12,15 +12,30 @@ from collections.abc import Callable, Sequence
 
 from dualalign.alignment.config import GateConfig
 from dualalign.alignment.gate import Candidate, QualityGate, Target
-from dualalign.alignment.plans import Plan
+from dualalign.alignment.plans import Plan, derived_seed
 from dualalign.errors import EngineError
 from dualalign.generate.engine import Engine
-from dualalign.generate.records import GenerationResult
+from dualalign.generate.records import GenerationRequest, GenerationResult
 
 Record = Callable[[dict], None]
 
 
 SENTENCE_END = re.compile(r"[.!?](?=\s|$)")
+
+
+def plan_request(plan: Plan, candidate: int = 0, attempt: int = 0) -> GenerationRequest:
+    """The engine request for one candidate of one attempt at a plan; each has its own id and seed (the plan's
+    own for the first candidate of the first attempt)."""
+    first = candidate == attempt == 0
+    return GenerationRequest(
+        id=plan.id if first else f"{plan.id}#{attempt}.{candidate}",
+        messages=plan.messages,
+        max_tokens=plan.max_tokens,
+        temperature=plan.temperature,
+        top_p=plan.top_p,
+        stop=plan.stop,
+        seed=plan.seed if first else derived_seed(plan.seed, attempt, candidate),
+    )
 
 
 def target_of(plan: Plan) -> Target:
@@ -53,7 +68,7 @@ def generate_gated(plans: Sequence[Plan], engine: Engine, gate: QualityGate, cfg
     tried: dict[str, list[dict]] = {p.id: [] for p in plans}
     tokens: dict[str, int] = {p.id: 0 for p in plans}
     for attempt in range(cfg.rounds + 1):
-        requests = [p.request(k, attempt) for p in pending for k in range(cfg.candidates)]
+        requests = [plan_request(p, k, attempt) for p in pending for k in range(cfg.candidates)]
         failure = None
         try:
             results = engine.generate(requests)

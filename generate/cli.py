@@ -10,7 +10,7 @@ from rich.console import Console
 from rich.table import Table
 
 from dualalign.config import EngineConfig
-from dualalign.generate.models import EMBEDDED, prepared_dir, resolve_model
+from dualalign.models import EMBEDDED, prepared_dir, resolve_model
 
 console = Console()
 models_app = typer.Typer(help="List and prepare models.", no_args_is_help=True)

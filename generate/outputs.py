@@ -16,7 +16,7 @@ SENTENCE_COLUMNS = [
 ]  # fmt: skip
 NOTE_COLUMNS = [
     "plan_id", "variant", "kind", "patient_id", "note_id", "note_type", "visit_date", "stage", "text",
-    "n_sentences", "n_planned", "status", "error", "attempts", "completion_tokens",
+    "n_sentences", "n_planned", "status", "error", "error_kind", "attempts", "completion_tokens",
 ]  # fmt: skip
 REJECTION_COLUMNS = ["plan_id", "variant", "attempt", "text", "reason"]
 
@@ -129,16 +129,18 @@ def build_outputs(
                         "reason": c["reason"]} for c in g.get("candidates", []) if c["reason"]]  # fmt: skip
         sentences += rows
         note = notes.setdefault((plan.note_id, plan.variant), {**plan_fields(plan), "rows": [], "n_planned": 0,
-                                "errors": [], "attempts": 1, "completion_tokens": 0})  # fmt: skip
+                                "errors": [], "kinds": [], "attempts": 1, "completion_tokens": 0})  # fmt: skip
         note["rows"] += rows
         note["n_planned"] += plan.n_sentences
         note["errors"] += [g["error"]] if g.get("error") else []
+        note["kinds"] += [error_kind(g)] if g.get("error") else []
         note["attempts"] = max(note["attempts"], g.get("attempts", 1))
         note["completion_tokens"] += g.get("completion_tokens", 0)
     note_rows = [
-        {**{k: v for k, v in n.items() if k not in ("rows", "errors")}, "text": note_text(n["rows"]),
+        {**{k: v for k, v in n.items() if k not in ("rows", "errors", "kinds")}, "text": note_text(n["rows"]),
          "n_sentences": len(n["rows"]), "status": "ok" if n["rows"] else "failed",
-         "error": "; ".join(dict.fromkeys(n["errors"])) or None}
+         "error": "; ".join(dict.fromkeys(n["errors"])) or None,
+         "error_kind": ", ".join(dict.fromkeys(n["kinds"])) or None}
         for n in notes.values()
     ]  # fmt: skip
     sentences_df = grounder.score(pd.DataFrame(sentences, columns=SENTENCE_COLUMNS))
@@ -175,15 +177,10 @@ def generation_figures(plans: Sequence[Plan], generations: Sequence[dict], sente
     return figures
 
 
-def error_kind(record: dict) -> str:
-    """Why a generation record failed: rejected by the gate, or the engine's or the JSON check's reason."""
-    if record.get("error_kind"):
-        return record["error_kind"]
-    error = record["error"]
-    if error.startswith("cut off"):
-        return "cut_off"
-    if error.startswith("invalid JSON"):
-        return "invalid_json"
-    if error.startswith("reply does not match"):
-        return "schema"
-    return "engine"
+def error_kind(generation: dict) -> str | None:
+    """A generation row's `error_kind`; rows written before it existed are classified once here by their message."""
+    error = generation.get("error")
+    if error is None or generation.get("error_kind"):
+        return generation.get("error_kind")
+    legacy = {"cut off": "cut_off", "invalid JSON": "invalid_json", "reply does not match": "schema"}
+    return next((kind for prefix, kind in legacy.items() if error.startswith(prefix)), "engine")

@@ -6,10 +6,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, Field, model_validator
 
-
-class Message(BaseModel):
-    role: Literal["system", "user", "assistant"]
-    content: str
+from dualalign.messages import Message
 
 
 class GenerationRequest(BaseModel):
@@ -32,8 +29,14 @@ class GenerationRequest(BaseModel):
         return self
 
 
+# Why a request failed: the reply was cut off at max_tokens, was not JSON, did not match the schema, was rejected
+# by a caller's check, or the engine itself failed.
+ErrorKind = Literal["cut_off", "invalid_json", "schema", "check", "engine"]
+
+
 class GenerationResult(BaseModel):
-    """What came back. `error` is set (and `text` may be empty) when the request failed."""
+    """What came back. `error` (what went wrong) and `error_kind` are set (and `text` may be empty) when the
+    request failed; a failure given without a kind is the engine's own."""
 
     id: str
     text: str = ""
@@ -45,6 +48,13 @@ class GenerationResult(BaseModel):
     attempts: int = 1
     parsed: Any = None
     error: str | None = None
+    error_kind: ErrorKind | None = None
+
+    @model_validator(mode="after")
+    def _engine_failure_by_default(self) -> "GenerationResult":
+        if self.error is not None and self.error_kind is None:
+            self.error_kind = "engine"
+        return self
 
     @property
     def ok(self) -> bool:

@@ -15,27 +15,23 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from dualalign.alignment.config import AlignmentConfig
 from dualalign.alignment.gate import QualityGate
 from dualalign.alignment.grounding import Grounder
-from dualalign.alignment.plans import PLANS, Plan, read_plans
+from dualalign.alignment.plans import Plan, read_plans
 from dualalign.alignment.schema import reply_model
 from dualalign.errors import EngineError
-from dualalign.generate.candidates import generate_gated
+from dualalign.generate.candidates import generate_gated, plan_request
 from dualalign.generate.engine import Engine, make_engine
 from dualalign.generate.export import export_dataset, fhir_bundles, write_fhir
 from dualalign.generate.outputs import build_outputs, generation_figures
 from dualalign.generate.records import GenerationResult
 from dualalign.generate.structured import generate_structured
 from dualalign.io import append_jsonl, read_json, read_jsonl, repair_jsonl, stable_hash, write_json, write_parquet
-from dualalign.runfolder import RunFolder
+from dualalign.runfolder import COHORT, DATASET, FHIR, GENERATIONS, NOTES, PLANS, REJECTIONS, SENTENCES, RunFolder
 from dualalign.trajectories.pack import load_pack
 
 if TYPE_CHECKING:
     from dualalign.runconfig import RunConfig
 
 log = logging.getLogger(__name__)
-
-GENERATIONS = "generations.jsonl"
-REJECTIONS = "rejections.parquet"
-
 
 
 @dataclass
@@ -89,7 +85,7 @@ def generate_plans(
             try:
                 if structured:
                     schemas = [reply_model(*p.schema_key) for p in structured]  # one call, a schema per request
-                    generate_structured(engine, [p.request() for p in structured], schemas, cfg.retries,
+                    generate_structured(engine, [plan_request(p) for p in structured], schemas, cfg.retries,
                                         on_result=record_result)  # fmt: skip
                 generate_gated([p for p in chunk if not p.structured], engine, gate, cfg.gate, record)
             except EngineError as err:
@@ -139,12 +135,11 @@ def run_generation_stage(
     generations = read_jsonl(gen_path)
     gate = QualityGate(pack, cfg.grounding, cfg.gate, references)  # fresh: JSON notes are judged in order
     notes, sentences, rejections = build_outputs(plans, generations, Grounder(pack, cfg.grounding), gate)
-    write_parquet(run.path / "notes.parquet", notes)
-    write_parquet(run.path / "sentences.parquet", sentences)
-    write_parquet(run.path / REJECTIONS, rejections)
-    export_dataset({"notes": notes, "sentences": sentences}, run.path / "dataset")
-    profiles = pd.read_parquet(run.path / "cohort.parquet")
-    write_fhir(fhir_bundles(notes, profiles, cfg.diagnosis_date), run.path / "fhir")
+    write_parquet(run.file(NOTES), notes)
+    write_parquet(run.file(SENTENCES), sentences)
+    write_parquet(run.file(REJECTIONS), rejections)
+    export_dataset({"notes": notes, "sentences": sentences}, run.file(DATASET))
+    profiles = pd.read_parquet(run.file(COHORT))
+    write_fhir(fhir_bundles(notes, profiles, cfg.diagnosis_date), run.file(FHIR))
     run.update_metrics("generation", generation_figures(plans, generations, sentences, rejections))
-    outputs = [GENERATIONS, "notes.parquet", "sentences.parquet", REJECTIONS, "dataset", "fhir"]
-    return outputs, {"engine": read_json(meta_path).get("loaded")}
+    return {"engine": read_json(meta_path).get("loaded")}

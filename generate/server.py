@@ -16,7 +16,7 @@ from pathlib import Path
 import httpx
 
 from dualalign.errors import EngineError
-from dualalign.generate.models import resolve_model
+from dualalign.models import resolve_model
 
 log = logging.getLogger(__name__)
 

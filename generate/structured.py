@@ -54,7 +54,7 @@ def generate_structured(
             request = sent[result.id]
             result.attempts = attempt + 1
             if result.ok:
-                result.error = _validate(request, result, model_of[request.id], check)
+                _validate(request, result, model_of[request.id], check)
             if result.ok or result.finish_reason == "error" or attempt == retries or failure:
                 final[request.id] = result
                 if on_result:
@@ -69,19 +69,25 @@ def generate_structured(
 
 def _validate(
     request: GenerationRequest, result: GenerationResult, schema: type[BaseModel], check: ReplyCheck | None
-) -> str | None:
-    """Fill `result.parsed` and return None, or return why the reply is rejected."""
+) -> None:
+    """Fill `result.parsed`, or set `result.error` and `result.error_kind` to why the reply is rejected."""
     try:
         parsed = schema.model_validate_json(result.text)
     except ValidationError as err:
-        if result.finish_reason == "length":
-            return f"cut off at max_tokens={request.max_tokens}: not complete JSON"
         first = err.errors()[0]
-        if first["type"] == "json_invalid":
-            return f"invalid JSON reply: {first['msg']}"
-        where = ".".join(str(p) for p in first["loc"])
-        return f"reply does not match the schema at {where}: {first['msg']} (got {first.get('input')!r:.80})"
+        if result.finish_reason == "length":
+            result.error_kind = "cut_off"
+            result.error = f"cut off at max_tokens={request.max_tokens}: not complete JSON"
+        elif first["type"] == "json_invalid":
+            result.error_kind, result.error = "invalid_json", f"invalid JSON reply: {first['msg']}"
+        else:
+            where = ".".join(str(p) for p in first["loc"])
+            result.error_kind = "schema"
+            got = f"{first.get('input')!r:.80}"
+            result.error = f"reply does not match the schema at {where}: {first['msg']} (got {got})"
+        return
     reason = check(request, parsed) if check else None
     if reason is None:
         result.parsed = parsed.model_dump()
-    return reason
+    else:
+        result.error_kind, result.error = "check", reason

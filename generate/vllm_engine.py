@@ -15,9 +15,9 @@ from typing import Any
 from dualalign.config import EngineConfig
 from dualalign.errors import EngineError
 from dualalign.generate.engine import Engine, ResultCallback
-from dualalign.generate.models import resolve_model
 from dualalign.generate.records import GenerationRequest, GenerationResult
 from dualalign.hardware import resolve_dtype
+from dualalign.models import resolve_model
 
 log = logging.getLogger(__name__)
 

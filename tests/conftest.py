@@ -2,19 +2,27 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import pytest
 
 REPO = Path(__file__).resolve().parents[1]
+SHARED_DATA_ENV = "DUALALIGN_SHARED_DATA"
 
 
 @pytest.fixture(scope="session")
 def shared_data() -> Path:
-    """`../shared/data` beside the checkout (public data sets for tests and benchmarks)."""
-    path = REPO.parent / "shared" / "data"
+    """Public data sets for tests: `$DUALALIGN_SHARED_DATA`, else `../shared/data` beside the checkout.
+
+    Absent, the test is skipped, except under CI (`$CI` set), where it fails so CI keeps running these tests.
+    """
+    path = Path(os.environ.get(SHARED_DATA_ENV) or REPO.parent / "shared" / "data")
     if not path.is_dir():
-        pytest.fail(f"public test data not found at {path}: the checkout must sit beside shared/")
+        reason = f"public test data not found at {path} (set {SHARED_DATA_ENV} to its folder)"
+        if os.environ.get("CI"):
+            pytest.fail(reason)
+        pytest.skip(reason)
     return path
 
 

@@ -7,8 +7,8 @@ import pandas as pd
 import pytest
 
 from dualalign.errors import ConfigError, DataError, DualAlignError
-from dualalign.eval.classification import classification_metrics
 from dualalign.train import CLASSIFIERS, EmbeddingLogReg, make_classifier
+from dualalign.train.classification import classification_metrics
 
 pytestmark = pytest.mark.slow
 
@@ -59,7 +59,7 @@ def test_embedding_logreg_beats_chance_on_real_text(logreg, s2d):
 
 
 def test_embedding_logreg_is_seeded_and_reuses_the_encoder(s2d, logreg):
-    from dualalign.generate.embeddings import load_sentence_encoder
+    from dualalign.encoders import load_sentence_encoder
 
     train, test = s2d
     again = EmbeddingLogReg(seed=0).fit(train["text"].tolist(), train["label"].tolist())

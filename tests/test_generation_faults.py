@@ -13,10 +13,11 @@ from dualalign.alignment.gate import QualityGate
 from dualalign.alignment.grounding import Grounder
 from dualalign.alignment.plans import build_note_plans
 from dualalign.generate.engine import Engine
-from dualalign.generate.outputs import build_outputs, generation_figures
+from dualalign.generate.outputs import build_outputs, error_kind, generation_figures
 from dualalign.generate.records import GenerationResult
-from dualalign.generate.run import GENERATIONS, generate_plans
+from dualalign.generate.run import generate_plans
 from dualalign.io import read_jsonl
+from dualalign.runfolder import GENERATIONS
 from dualalign.trajectories import demo_profiles, load_pack, sample_trajectories
 from dualalign.trajectories.config import TrajectoryConfig
 
@@ -74,6 +75,8 @@ def test_bad_json_notes_are_retried_then_recorded_and_counted(tmp_path):
     assert records[plans[1].id]["error"].startswith("cut off at max_tokens")
     assert "headache" in records[plans[2].id]["error"]
     assert all(records[p.id]["error"] is None for p in plans[3:])
+    kinds = [records[plans[i].id]["error_kind"] for i in range(3)]
+    assert kinds == ["invalid_json", "cut_off", "schema"]
 
     notes_df, sentences, rejections = build_outputs(plans, list(records.values()), Grounder(pack, GroundingConfig()),
                                                     gate(pack))  # fmt: skip
@@ -174,3 +177,12 @@ def test_best_of_n_keeps_the_grounded_candidate(tmp_path):
     generate_plans(plans, TextEngine(script), tmp_path, gate(pack), cfg, progress=False)
     for record in read_jsonl(tmp_path / GENERATIONS):
         assert record["text"].startswith(f"On examination she shows {terms[record['id']]}"), record
+
+
+def test_rows_written_before_error_kind_are_classified_once_on_read():
+    assert error_kind({"error": "cut off at max_tokens=9: not complete JSON"}) == "cut_off"
+    assert error_kind({"error": "invalid JSON reply: EOF"}) == "invalid_json"
+    assert error_kind({"error": "reply does not match the schema at sentences"}) == "schema"
+    assert error_kind({"error": "HTTP 500 from http://x"}) == "engine"
+    assert error_kind({"error": "x", "error_kind": "check"}) == "check"
+    assert error_kind({"error": None}) is None

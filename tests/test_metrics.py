@@ -7,7 +7,6 @@ import numpy as np
 import pytest
 
 from dualalign.errors import DataError
-from dualalign.eval.classification import classification_metrics, confusion_matrix, load_metric, metric_path
 from dualalign.eval.diversity import (
     distinct_n,
     embedding_dispersion,
@@ -16,6 +15,7 @@ from dualalign.eval.diversity import (
     sentence_bleu,
 )
 from dualalign.eval.privacy import copying_measures, longest_shared_ngram, nearest_neighbour_similarity, phi_scan
+from dualalign.train.classification import classification_metrics, confusion_matrix, load_metric, metric_path
 
 
 def test_metric_is_an_evaluate_module_loaded_from_its_file():

@@ -7,9 +7,9 @@ from pathlib import Path
 import pytest
 
 from dualalign.errors import DualAlignError
-from dualalign.generate.models import COMPLETE_MARKER, embedded_source, resolve_model
+from dualalign.models import COMPLETE_MARKER, embedded_source, resolve_model
 
-PREPARE = "from dualalign.generate.models import resolve_model; print(resolve_model('embedded:smollm2-135m-instruct'))"
+PREPARE = "from dualalign.models import resolve_model; print(resolve_model('embedded:smollm2-135m-instruct'))"
 
 
 @pytest.mark.slow

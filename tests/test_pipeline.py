@@ -11,10 +11,10 @@ import pytest
 import yaml
 
 from dualalign.alignment.plans import read_plans
-from dualalign.generate.run import GENERATIONS
 from dualalign.io import read_json, read_jsonl
 from dualalign.pipeline import Pipeline
 from dualalign.runconfig import RunConfig
+from dualalign.runfolder import GENERATIONS
 from dualalign.trajectories import load_pack
 
 pytestmark = pytest.mark.slow

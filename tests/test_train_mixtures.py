@@ -81,7 +81,9 @@ def test_run_mixtures_tidy_table_and_summary(sets):
 def test_train_config_defaults_and_validation():
     cfg = TrainConfig()
     assert cfg.classifier == "embedding-logreg" and cfg.seeds == [0, 1, 2] and cfg.ratio == 1.0
-    with pytest.raises(ValueError):
+    with pytest.raises(ValueError, match="known classifiers: embedding-logreg, encoder, lora-llm"):
         TrainConfig(classifier="svm")
+    with pytest.raises(ValueError, match="unknown settings \\['depth'\\]"):
+        TrainConfig(classifier="encoder", settings={"depth": 3})
     with pytest.raises(ValueError):
         TrainConfig(mixtures=["gold+noise"])

@@ -22,9 +22,9 @@ from typer.testing import CliRunner
 from dualalign.cli import app
 from dualalign.errors import DataError
 from dualalign.trajectories import TrajectoryConfig, load_pack, read_trajectories, sample_trajectories
-from dualalign.trajectories.pipeline_stage import write_trajectories
 from dualalign.trajectories.profiles import demo_profiles
 from dualalign.trajectories.sample import NOTE_COLUMNS, sample_from_model
+from dualalign.trajectories.stage import write_trajectories
 from dualalign.trajectories.stages import DAYS_PER_YEAR, annual_progression_rate
 
 N = 10_000

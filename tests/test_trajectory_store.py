@@ -8,8 +8,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from dualalign.encoders import load_sentence_encoder
 from dualalign.errors import DataError
-from dualalign.generate.embeddings import load_sentence_encoder
 from dualalign.trajectories import TrajectoryConfig, load_pack, sample_trajectories
 from dualalign.trajectories.store import TrajectoryStore, notes_to_table
 

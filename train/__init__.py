@@ -5,6 +5,8 @@ Entry points (imported lazily, so `dualalign --help` stays fast):
   each with `fit(texts, labels)`, `predict(texts)`, `predict_proba(texts)` (columns in `classes_` order)
 - `EmbeddingLogReg`, `EncoderClassifier`, `LoraLLMClassifier`, `TextClassifier` (the shared contract)
 - `LabelledTexts`, `build_mixture`, `run_mixtures`, `summarize`, `MixtureResults`, `MIXTURES` (mixtures.py)
+- `classification_metrics(y_true, y_pred, labels)`, `confusion_matrix`, `load_metric` (classification.py),
+  computed by the `evaluate` module `metrics/classification_report.py`
 - `TrainConfig` (config.py), the run config's `train:` section
 """
 
@@ -24,6 +26,9 @@ _EXPORTS = {
     "MixtureResults": "mixtures",
     "MIXTURES": "mixtures",
     "TrainConfig": "config",
+    "classification_metrics": "classification",
+    "confusion_matrix": "classification",
+    "load_metric": "classification",
 }
 __all__ = list(_EXPORTS)
 

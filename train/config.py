@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any, Literal
 
-from pydantic import Field
+from pydantic import Field, model_validator
 
 from dualalign.config import StrictModel
 
@@ -15,9 +15,18 @@ MixtureName = Literal[
 
 
 class TrainConfig(StrictModel):
-    classifier: Literal["embedding-logreg", "encoder", "lora-llm"] = "embedding-logreg"
+    classifier: str = Field("embedding-logreg", description="a name in `dualalign.train.registry.CLASSIFIERS`")
     settings: dict[str, Any] = Field(default_factory=dict, description="constructor settings of the classifier")
     mixtures: list[MixtureName] | None = Field(None, description="default: every mixture whose data exists")
     seeds: list[int] = Field(default_factory=lambda: [0, 1, 2], min_length=1)
     ratio: float | None = Field(1.0, ge=0, description="synthetic rows per gold row; null: all synthetic rows")
     cap: int | None = Field(None, ge=0, description="at most this many synthetic rows per mixture")
+
+    @model_validator(mode="after")
+    def _known_classifier(self) -> "TrainConfig":
+        from dualalign.train.registry import classifier_problem  # imports the classifiers' modules (light)
+
+        problem = classifier_problem(self.classifier, self.settings)
+        if problem:
+            raise ValueError(problem)
+        return self

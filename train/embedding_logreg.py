@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from dualalign.generate.embeddings import DEFAULT_ENCODER, embed_texts
+from dualalign.encoders import DEFAULT_ENCODER, embed_texts
 from dualalign.train.base import TextClassifier
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 
 from dualalign.train.base import TextClassifier
-from dualalign.train.torch_utils import offline_if_local, pick_device, progress, shuffled_batches
+from dualalign.train.torch_utils import pick_device, progress, seeded_torch, shuffled_batches
 
 
 class EncoderClassifier(TextClassifier):
@@ -30,17 +30,15 @@ class EncoderClassifier(TextClassifier):
         import torch
         from transformers import AutoModelForSequenceClassification, AutoTokenizer, get_linear_schedule_with_warmup
 
-        from dualalign.generate.models import resolve_model
+        from dualalign.models import is_local, resolve_model
 
-        offline_if_local(self.model)
-        path = resolve_model(self.model)
+        path, local = resolve_model(self.model), is_local(self.model)
         self.device_ = pick_device(self.device)
-        self.tokenizer_ = AutoTokenizer.from_pretrained(path)
+        self.tokenizer_ = AutoTokenizer.from_pretrained(path, local_files_only=local)
         rng = np.random.default_rng(self.seed)
-        with torch.random.fork_rng(devices=[]):
-            torch.manual_seed(self.seed)  # head initialisation and dropout
+        with seeded_torch(self.seed, self.device_):  # head initialisation and dropout
             self.model_ = AutoModelForSequenceClassification.from_pretrained(
-                path, num_labels=len(self.classes_), id2label=dict(enumerate(self.classes_)),
+                path, local_files_only=local, num_labels=len(self.classes_), id2label=dict(enumerate(self.classes_)),
                 label2id={c: i for i, c in enumerate(self.classes_)},
             ).to(self.device_)
             steps_per_epoch = -(-len(texts) // self.batch_size)

@@ -10,7 +10,7 @@ from __future__ import annotations
 import numpy as np
 
 from dualalign.train.base import TextClassifier
-from dualalign.train.torch_utils import offline_if_local, pick_device, progress, shuffled_batches
+from dualalign.train.torch_utils import pick_device, progress, seeded_torch, shuffled_batches
 
 INSTRUCTION = "Classify the text into exactly one of these labels: {labels}. Answer with the label only."
 
@@ -43,19 +43,17 @@ class LoraLLMClassifier(TextClassifier):
         from peft import LoraConfig, get_peft_model
         from transformers import AutoModelForCausalLM, AutoTokenizer
 
-        from dualalign.generate.models import resolve_model
+        from dualalign.models import is_local, resolve_model
 
-        offline_if_local(self.model)
-        path = resolve_model(self.model)
+        path, local = resolve_model(self.model), is_local(self.model)
         self.device_ = pick_device(self.device)
         # "auto": float32 on the CPU (bf16 training there is slow and coarse), bf16 on a GPU.
         dtype = getattr(torch, self.dtype) if self.dtype != "auto" else (
             torch.bfloat16 if self.device_.startswith("cuda") else torch.float32)
-        self.tokenizer_ = AutoTokenizer.from_pretrained(path)
+        self.tokenizer_ = AutoTokenizer.from_pretrained(path, local_files_only=local)
         rng = np.random.default_rng(self.seed)
-        with torch.random.fork_rng(devices=[]):
-            torch.manual_seed(self.seed)  # adapter initialisation and dropout
-            base = AutoModelForCausalLM.from_pretrained(path, dtype=dtype).to(self.device_)
+        with seeded_torch(self.seed, self.device_):  # adapter initialisation and dropout
+            base = AutoModelForCausalLM.from_pretrained(path, dtype=dtype, local_files_only=local).to(self.device_)
             lora = LoraConfig(task_type="CAUSAL_LM", r=self.r, lora_alpha=self.alpha, lora_dropout=self.dropout,
                               target_modules=self.target_modules)
             self.model_ = get_peft_model(base, lora)

@@ -144,7 +144,7 @@ def run_mixtures(classifier: str, gold: LabelledTexts, test: LabelledTexts,
     the synthetic draw and the classifier. The label set is the test set's and gold's labels; a training label
     outside it is a DataError.
     """
-    from dualalign.eval.classification import classification_metrics
+    from dualalign.train.classification import classification_metrics
     from dualalign.train.registry import make_classifier
 
     if len(test) == 0:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import inspect
+from collections.abc import Iterable
 from typing import Any
 
 from dualalign.errors import ConfigError
@@ -16,13 +17,20 @@ CLASSIFIERS: dict[str, type[TextClassifier]] = {
 }
 
 
-def make_classifier(name: str, **settings: Any) -> TextClassifier:
-    """A new, unfitted classifier; an unknown name or setting is a ConfigError that lists what is known."""
+def classifier_problem(name: str, settings: Iterable[str] = ()) -> str | None:
+    """Why `name` with these setting names cannot be made (an unknown name or setting), or None."""
     if name not in CLASSIFIERS:
-        raise ConfigError(f"unknown classifier {name!r}; known classifiers: {', '.join(CLASSIFIERS)}")
-    cls = CLASSIFIERS[name]
-    known = [p for p in inspect.signature(cls.__init__).parameters if p != "self"]
+        return f"unknown classifier {name!r}; known classifiers: {', '.join(CLASSIFIERS)}"
+    known = [p for p in inspect.signature(CLASSIFIERS[name].__init__).parameters if p != "self"]
     unknown = sorted(set(settings) - set(known))
     if unknown:
-        raise ConfigError(f"classifier {name!r}: unknown settings {unknown}; known settings: {', '.join(known)}")
-    return cls(**settings)
+        return f"classifier {name!r}: unknown settings {unknown}; known settings: {', '.join(known)}"
+    return None
+
+
+def make_classifier(name: str, **settings: Any) -> TextClassifier:
+    """A new, unfitted classifier; an unknown name or setting is a ConfigError that lists what is known."""
+    problem = classifier_problem(name, settings)
+    if problem:
+        raise ConfigError(problem)
+    return CLASSIFIERS[name](**settings)

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-import os
 from collections.abc import Iterator
+from contextlib import contextmanager
 
 import numpy as np
 
@@ -15,10 +15,18 @@ def pick_device(device: str | None) -> str:
     return device or ("cuda" if torch.cuda.is_available() else "cpu")
 
 
-def offline_if_local(model: str) -> None:
-    """Embedded models and local folders never need the Hub: make sure no loader tries it."""
-    if model.startswith("embedded:") or os.path.exists(model):
-        os.environ["HF_HUB_OFFLINE"] = "1"
+@contextmanager
+def seeded_torch(seed: int, device: str) -> Iterator[None]:
+    """Seed torch's generators (CPU and `device`'s GPU) for the block, then restore them: no state leaks out.
+
+    Weight initialisation and dropout draw from torch's default generators and take no local one.
+    """
+    import torch
+
+    gpus = [torch.device(device).index or 0] if device.startswith("cuda") else []
+    with torch.random.fork_rng(devices=gpus):
+        torch.manual_seed(seed)
+        yield
 
 
 def shuffled_batches(n: int, batch_size: int, rng: np.random.Generator) -> Iterator[np.ndarray]:

@@ -3,7 +3,7 @@
 Entry points (imported lazily, so `dualalign --help` stays fast):
 - `load_pack(name_or_path)`, `list_packs()`, `ConditionPack` (pack.py)
 - `TrajectoryConfig` (config.py), the run config's `trajectories:` section
-- `sample_trajectories(profiles, cfg, seed)`, `write_trajectories`, `read_trajectories` (pipeline_stage.py)
+- `sample_trajectories(profiles, cfg, seed)`, `write_trajectories`, `read_trajectories` (stage.py)
 - `sample_label_mentions(pack, n_per_label, seed)` for flat label sets (labelset.py)
 - `TrajectoryStore` (store.py), `calibration_table` (calibration.py), `draft_pack_from_hpo` (hpo.py)
 """
@@ -15,9 +15,9 @@ _EXPORTS = {
     "load_pack": "pack",
     "list_packs": "pack",
     "TrajectoryConfig": "config",
-    "sample_trajectories": "pipeline_stage",
-    "write_trajectories": "pipeline_stage",
-    "read_trajectories": "pipeline_stage",
+    "sample_trajectories": "stage",
+    "write_trajectories": "stage",
+    "read_trajectories": "stage",
     "sample_label_mentions": "labelset",
     "sample_from_model": "sample",
     "demo_profiles": "profiles",

@@ -165,8 +165,8 @@ def trajectories_sample(
     from dualalign.io import write_parquet
     from dualalign.trajectories.config import TrajectoryConfig
     from dualalign.trajectories.pack import load_pack
-    from dualalign.trajectories.pipeline_stage import sample_trajectories, write_trajectories
     from dualalign.trajectories.profiles import demo_profiles
+    from dualalign.trajectories.stage import sample_trajectories, write_trajectories
     from dualalign.trajectories.store import read_table
 
     cfg = TrajectoryConfig(pack=pack, years_before=years_before, years_after=years_after,
@@ -194,7 +194,7 @@ def trajectories_show(
     import pandas as pd
 
     from dualalign.errors import DataError
-    from dualalign.trajectories.pipeline_stage import read_trajectories
+    from dualalign.trajectories.stage import read_trajectories
 
     if not path.is_file():
         raise DataError(f"{path}: no such file")

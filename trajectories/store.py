@@ -31,8 +31,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from dualalign.encoders import load_sentence_encoder
 from dualalign.errors import DataError
-from dualalign.generate.embeddings import load_sentence_encoder
 from dualalign.trajectories.mentions import draw_terms, label_multipliers, label_probabilities
 from dualalign.trajectories.pack import ConditionPack
 from dualalign.trajectories.profiles import check_profiles, demo_profiles, risk_matrix

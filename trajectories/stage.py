@@ -1,4 +1,4 @@
-"""The pipeline's trajectory stage: profiles in, one row per planned note out (and its parquet file)."""
+"""The trajectory stage: profiles in, one row per planned note out (and its parquet file)."""
 
 from __future__ import annotations
 
@@ -7,10 +7,12 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from dualalign.generate.embeddings import load_sentence_encoder
+from dualalign.encoders import load_sentence_encoder
 from dualalign.io import write_parquet
+from dualalign.runfolder import COHORT, TRAJECTORIES, RunFolder
+from dualalign.stage import Stage
 from dualalign.trajectories.config import TrajectoryConfig
-from dualalign.trajectories.pack import load_pack
+from dualalign.trajectories.pack import load_pack, resolve_pack_path
 from dualalign.trajectories.sample import NOTE_COLUMNS, sample_from_model
 from dualalign.trajectories.store import TrajectoryStore
 
@@ -42,3 +44,14 @@ def read_trajectories(path: str | Path) -> pd.DataFrame:
     notes = pd.read_parquet(path)
     notes["mentions"] = [list(m) if isinstance(m, (list, np.ndarray)) else [] for m in notes["mentions"]]
     return notes
+
+
+def trajectory_stage(cfg: TrajectoryConfig, seed: int, run: RunFolder) -> Stage:
+    """Profiles of the cohort in, `trajectories.parquet` out; reads the pack (and the store, if one is given)."""
+
+    def work() -> None:
+        write_trajectories(run.file(TRAJECTORIES), sample_trajectories(pd.read_parquet(run.file(COHORT)), cfg, seed))
+
+    inputs = (run.file(COHORT), resolve_pack_path(cfg.pack), *((Path(cfg.store),) if cfg.store else ()))
+    return Stage("trajectories", {"trajectories": cfg.model_dump(mode="json"), "seed": seed}, inputs,
+                 (TRAJECTORIES,), work)

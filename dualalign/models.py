@@ -69,6 +69,11 @@ def resolve_model(ref: str) -> str:
     return ref
 
 
+def is_local(ref: str) -> bool:
+    """Whether a model reference names files on this machine (embedded or a path), so loaders never ask a hub."""
+    return ref.startswith(EMBEDDED_PREFIX) or Path(ref).expanduser().exists()
+
+
 def embedded_source(name: str) -> Path:
     """The file or folder an embedded model ships as, found without importing its package."""
     if name not in EMBEDDED:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import functools
-import os
 from collections.abc import Sequence
 from importlib import resources
 from pathlib import Path
@@ -14,7 +13,7 @@ from dualalign.errors import DataError
 
 def metric_path(name: str) -> Path:
     """The file of one of the shipped metric modules, e.g. `classification_report`."""
-    path = Path(str(resources.files("dualalign.eval") / "metrics" / f"{name}.py"))
+    path = Path(str(resources.files("dualalign.train") / "metrics" / f"{name}.py"))
     if not path.is_file():
         raise DataError(f"no metric module {name!r} in {path.parent}")
     return path
@@ -23,11 +22,11 @@ def metric_path(name: str) -> Path:
 @functools.lru_cache(maxsize=8)
 def load_metric(name: str = "classification_report") -> Any:
     """An `evaluate` metric loaded from its local module (never from the Hub)."""
-    os.environ["HF_HUB_OFFLINE"] = "1"
-    os.environ["HF_EVALUATE_OFFLINE"] = "1"
     import evaluate
+    from datasets import DownloadConfig
 
-    return evaluate.load(str(metric_path(name)), keep_in_memory=True)
+    offline = DownloadConfig(local_files_only=True)
+    return evaluate.load(str(metric_path(name)), keep_in_memory=True, download_config=offline)
 
 
 def classification_metrics(y_true: Sequence[str], y_pred: Sequence[str], labels: Sequence[str]) -> dict[str, Any]:

@@ -7,7 +7,6 @@ every mixture and seed of a comparison share are encoded once.
 from __future__ import annotations
 
 import functools
-import os
 from collections.abc import Sequence
 from typing import Any
 
@@ -42,13 +41,12 @@ class SentenceEmbedder:
 @functools.lru_cache(maxsize=4)
 def load_sentence_encoder(model: str = DEFAULT_ENCODER, device: str = "cpu") -> SentenceEmbedder:
     """The process's embedder for a model reference (`embedded:<name>`, a local path or a Hugging Face id)."""
-    from dualalign.generate.models import EMBEDDED_PREFIX, resolve_model
-
-    if model.startswith(EMBEDDED_PREFIX) or os.path.exists(model):
-        os.environ["HF_HUB_OFFLINE"] = "1"
     from sentence_transformers import SentenceTransformer
 
-    return SentenceEmbedder(SentenceTransformer(resolve_model(model), device=device))
+    from dualalign.models import is_local, resolve_model
+
+    path = resolve_model(model)
+    return SentenceEmbedder(SentenceTransformer(path, device=device, local_files_only=is_local(model)))
 
 
 def embed_texts(texts: Sequence[str], model: str = DEFAULT_ENCODER, batch_size: int = 64) -> np.ndarray:

@@ -1,0 +1,65 @@
+"""A stage's cache key covers every file it reads: editing a pack's examples reruns grounding and evaluation."""
+
+import json
+import shutil
+
+import pandas as pd
+import pytest
+import yaml
+
+from dualalign.alignment.plans import read_plans
+from dualalign.io import read_json
+from dualalign.pipeline import STAGES, Pipeline
+from dualalign.runconfig import RunConfig
+from dualalign.runfolder import GENERATIONS, MANIFEST, METRICS, PLANS, SENTENCES
+from dualalign.trajectories import load_pack
+from dualalign.trajectories.pack import resolve_pack_path
+
+pytestmark = pytest.mark.slow  # fits a synthesizer and loads the sentence encoder
+
+
+def test_stages_in_order_declare_what_they_read_and_write(tmp_path):
+    config = RunConfig.model_validate({"out_dir": str(tmp_path), "alignment": {"templates": str(tmp_path)}})
+    (tmp_path / "sentences.j2").write_text("{{ style }}")
+    stages = Pipeline(config, progress=False).stages()
+    assert tuple(s.name for s in stages) == STAGES
+    by_name = {s.name: s for s in stages}
+    pack = resolve_pack_path("alzheimers")
+    assert pack in by_name["generate"].inputs and pack in by_name["evaluate"].inputs
+    assert tmp_path / "sentences.j2" in by_name["plans"].inputs
+    assert {"synthesizer.pkl", "cohort.parquet", "cohort_sampling.json", "cohort_report.json", "cohort_plots"} == set(
+        by_name["cohort"].outputs)
+
+
+def test_editing_pack_examples_reruns_grounding_and_evaluation(tmp_path):
+    pack_file = tmp_path / "pack.yaml"
+    shutil.copy(resolve_pack_path("alzheimers"), pack_file)
+    config = RunConfig.model_validate({
+        "seed": 3, "out_dir": str(tmp_path / "run"), "trajectories": {"pack": str(pack_file)},
+        "cohort": {"n_profiles": 4, "spec_rows": 400, "plots": False},
+        "alignment": {"max_notes_per_patient": 1, "variants": ["guided"]},
+    })  # fmt: skip
+    run = tmp_path / "run"
+    Pipeline(config, progress=False).run_all(("cohort", "trajectories", "plans"))
+    # Replies that copy each label's first pack example: nothing is left to generate, so no engine is started.
+    pack = load_pack(pack_file)
+    replies = [{"id": p.id, "variant": p.variant, "text": "", "error": None, "parsed": {"sentences": [
+        {"text": pack.labels[p.labels[0]].examples[0], "label": p.labels[0]}]}} for p in read_plans(run / PLANS)]
+    (run / GENERATIONS).write_text("".join(json.dumps(r) + "\n" for r in replies))
+
+    Pipeline(config, progress=False).run_all()
+    before = read_json(run / MANIFEST)["stages"]
+    assert pd.read_parquet(run / SENTENCES)["copies_example"].all()
+    shared_before = read_json(run / METRICS)["intrinsic"]["guided"]["share_copied_ngram"]
+
+    data = yaml.safe_load(pack_file.read_text())
+    for label in data["labels"].values():
+        label["examples"] = ["Reports no change in anything at all since the previous appointment."]
+    pack_file.write_text(yaml.safe_dump(data, sort_keys=False))
+    Pipeline(config, progress=False).run_all()
+    after = read_json(run / MANIFEST)["stages"]
+    assert after["generate"]["key"] != before["generate"]["key"]
+    assert after["evaluate"]["key"] != before["evaluate"]["key"]
+    assert not pd.read_parquet(run / SENTENCES)["copies_example"].any()
+    assert read_json(run / METRICS)["intrinsic"]["guided"]["share_copied_ngram"] < shared_before
+    assert read_json(run / METRICS)["run"]["stage_seconds"].keys() == set(STAGES)
