@@ -72,7 +72,8 @@ PATTERNS: dict[str, re.Pattern] = {
 # A clinician's sentence in the first person, or a patient's in the third, is in the wrong voice.
 WRONG_VOICE = {
     False: re.compile(r"\b(?:I|I'm|I've|I'd)\b|\b(?i:my|me)\b"),
-    True: re.compile(r"\b(?:the|this|a) patient\b|\b(?:he|she) (?:has|reports|presents|complains)\b", re.IGNORECASE),
+    True: re.compile(r"\b(?:the|this|a) patient\b|\b(?:he|she) (?:has|reports|presents|complains)\b|^\s*you\b|"
+                     r"\byou(?:'ve| have|'re| are) (?:got|been|a|an|the)\b", re.IGNORECASE),
 }
 STOPWORDS = frozenset(
     "a an the of in on to and or with for by at from has have had is are was were be been i my me he she his her "

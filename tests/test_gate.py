@@ -53,6 +53,7 @@ def test_surface_rules_reject_the_failures_seen(alzheimers, text, reason):
     ("I am a doctor and I see many patients with red itchy patches on their skin.", "role_confusion"),
     ("I'm experiencing psoriasis on my elbows and it has been getting worse lately.", "names_diagnosis"),
     ("Psoriasis", "too_short"),
+    ("You look like you're going to have a sore on the ankle, and you have got something on the leg.", "wrong_voice"),
 ])  # fmt: skip
 def test_patient_voice_rules(symptoms, text, reason):
     assert symptoms.judge([text], PATIENT)[0].reason == reason
