@@ -51,7 +51,8 @@ PATTERNS: dict[str, re.Pattern] = {
         r"\bjson\b|\bthis (?:is a )?(?:response|reply|text|prompt|output)\b|\bhere (?:is|are) (?:the|a|your|some)\b|"
         r"\b(?:\d|one|two|three|four|five)(?: or (?:\d|two|three|four))? (?:more |short |other )?sentences?\b|"
         r"\bsentence \d|"
-        r"\blanguage model\b|\bas an ai\b|\bthe (?:note|task|instruction|format)s? (?:says?|asks?|requires?)\b",
+        r"\blanguage model\b|\bas an ai\b|\b(?:name|refer to|mention) (?:of )?the (?:illness|disease|condition)\b|"
+        r"\bthe (?:note|task|instruction|format)s? (?:says?|asks?|requires?)\b",
         re.IGNORECASE,
     ),
     "refusal": re.compile(
@@ -126,10 +127,7 @@ class QualityGate:
         self.references = [e for label in pack.labels.values() for e in label.examples] + list(references)
         self._reference_vectors = self.encoder.embed(self.references)
         self._reference_words = [WORD.findall(r.lower()) for r in self.references]
-        self._diagnosis = {
-            lab: re.compile(r"\b" + r"\s*".join(map(re.escape, pack.labels[lab].name.lower().split())) + r"\b")
-            for lab in self.labels
-        }
+        self._diagnosis = {lab: _diagnosis_pattern(pack.labels[lab].name) for lab in self.labels}
         self._accepted: dict[str, list[np.ndarray]] = {}
 
     # --- the rules --------------------------------------------------------------------------------------------
@@ -211,3 +209,14 @@ def _shared_run(words: list[str], other: list[str], n: int) -> bool:
     """Whether two word lists share a run of `n` words."""
     grams = {tuple(other[i : i + n]) for i in range(len(other) - n + 1)}
     return any(tuple(words[i : i + n]) in grams for i in range(len(words) - n + 1))
+
+
+def _diagnosis_pattern(name: str) -> re.Pattern:
+    """The diagnosis as a patient might name it: the whole name ("chicken pox", "chickenpox"), or its longest
+    word where that word is specific enough to be the diagnosis on its own ("spondylosis", "psoriasis")."""
+    words = name.lower().split()
+    forms = [r"\s*".join(map(re.escape, words))]
+    longest = max(words, key=len)
+    if len(longest) >= 7 and len(words) > 1:
+        forms.append(re.escape(longest))
+    return re.compile(r"\b(?:" + "|".join(forms) + r")\b")

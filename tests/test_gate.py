@@ -53,10 +53,13 @@ def test_surface_rules_reject_the_failures_seen(alzheimers, text, reason):
     ("I am a doctor and I see many patients with red itchy patches on their skin.", "role_confusion"),
     ("I'm experiencing psoriasis on my elbows and it has been getting worse lately.", "names_diagnosis"),
     ("Psoriasis", "too_short"),
+    ("I'm just experiencing neck pain due to neck spondylosis and some dizziness when I turn.", "names_diagnosis"),
+    ("My neck hurts when I turn it. Don't say I have to refer to the illness, the doctor said.", "task_talk"),
     ("You look like you're going to have a sore on the ankle, and you have got something on the leg.", "wrong_voice"),
 ])  # fmt: skip
 def test_patient_voice_rules(symptoms, text, reason):
-    assert symptoms.judge([text], PATIENT)[0].reason == reason
+    target = PATIENT if "neck" not in text else Target("unguided", "cervical_spondylosis", patient_voice=True)
+    assert symptoms.judge([text], target)[0].reason == reason
 
 
 def test_a_text_that_reads_the_prompt_back_is_an_echo(alzheimers):
