@@ -131,7 +131,9 @@ def test_unchanged_stages_are_skipped_and_changed_ones_rerun(small_run, vllm_eng
 
 def test_killed_run_resumes_with_every_request_exactly_once(tmp_path):
     config_path = tmp_path / "config.yaml"
-    config_path.write_text(yaml.safe_dump(small_config(tmp_path / "run", chunk_size=4, max_notes_per_patient=2)))
+    # exactly-once is about the file, not the text: one candidate per plan keeps the run short
+    config_path.write_text(yaml.safe_dump(small_config(tmp_path / "run", chunk_size=8, max_notes_per_patient=2,
+                                                       gate={"candidates": 1, "rounds": 0})))  # fmt: skip
     command = [sys.executable, "-m", "dualalign.cli", "run", str(config_path)]
     generations = tmp_path / "run" / GENERATIONS
     proc = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)

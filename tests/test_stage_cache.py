@@ -41,10 +41,11 @@ def test_editing_pack_examples_reruns_grounding_and_evaluation(tmp_path):
     })  # fmt: skip
     run = tmp_path / "run"
     Pipeline(config, progress=False).run_all(("cohort", "trajectories", "plans"))
-    # Replies that copy each label's first pack example: nothing is left to generate, so no engine is started.
+    # Accepted replies that copy each label's first pack example (as if written before the gate knew the examples):
+    # nothing is left to generate, so no engine is started.
     pack = load_pack(pack_file)
-    replies = [{"id": p.id, "variant": p.variant, "text": "", "error": None, "parsed": {"sentences": [
-        {"text": pack.labels[p.labels[0]].examples[0], "label": p.labels[0]}]}} for p in read_plans(run / PLANS)]
+    replies = [{"id": p.id, "variant": p.variant, "text": pack.labels[p.labels[0]].examples[0], "error": None,
+                "candidates": []} for p in read_plans(run / PLANS)]  # fmt: skip
     (run / GENERATIONS).write_text("".join(json.dumps(r) + "\n" for r in replies))
 
     Pipeline(config, progress=False).run_all()
