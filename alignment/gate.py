@@ -5,8 +5,9 @@ Rules, in the order they are checked (the first that fires names the rejection):
   headings, file names and addresses, dates and long digit runs, talk about the task ("JSON", "this response",
   "2 or 3 sentences"), refusals, role confusion (a "patient" who says "I am a doctor"), PHI-like names, the
   wrong voice (a clinician's "I", a patient's "the patient"), an echo of the prompt (a run of its words, such as
-  the profile read back), an echo of the label (nothing said beyond the label's and the condition's own words),
-  naming the diagnosis in patient-voice text (the label would then be in the text instead of its symptoms);
+  the profile read back), an echo of the label (nothing said beyond the label's and the condition's own words);
+  before the rules, a patient-voice text that names its own diagnosis has the name replaced by "this" (its
+  symptoms still carry the label; the name would make it trivial to read off);
 - reference rules: a copy or near-copy of a pack example or a gold text (embedding similarity, or a long shared
   run of words); a near-duplicate of a text already accepted for the same variant;
 - for planned mentions only (the semantic half of the alignment): a text whose meaning is nearer another label
@@ -33,7 +34,7 @@ from dualalign.trajectories.pack import ConditionPack
 REASONS = (
     "engine", "cut_off", "too_short", "too_long", "placeholder", "list_or_heading", "file_or_address",
     "date_or_number", "task_talk", "refusal", "role_confusion", "phi_name", "wrong_voice", "prompt_echo",
-    "label_echo", "names_diagnosis", "copy", "near_duplicate", "off_label",
+    "label_echo", "copy", "near_duplicate", "off_label",
 )  # fmt: skip
 
 PATTERNS: dict[str, re.Pattern] = {
@@ -151,10 +152,15 @@ class QualityGate:
         known = content_words(" ".join([label, self.pack.title, *target.terms, "symptom finding"]))
         if len(content_words(text) - known) < 2:
             return "label_echo"
-        diagnosis = self._diagnosis.get(target.label)
-        if target.patient_voice and diagnosis is not None and diagnosis.search(text.lower()):
-            return "names_diagnosis"
         return None
+
+    def redact(self, text: str, target: Target) -> str:
+        """Patient-voice text with its own diagnosis named: the name replaced by "this", so that its symptoms,
+        which still carry the label, are kept (the name alone would make the label trivial to read off)."""
+        diagnosis = self._diagnosis.get(target.label)
+        if not target.patient_voice or diagnosis is None:
+            return text
+        return diagnosis.sub("this", text)
 
     def _copies(self, text: str, vector: np.ndarray) -> bool:
         if not self.references:
@@ -175,7 +181,7 @@ class QualityGate:
     # --- judging candidates -----------------------------------------------------------------------------------
     def judge(self, texts: Sequence[str], target: Target) -> list[Candidate]:
         """Verdicts and scores for one plan's candidates (not yet accepted: call `accept` with the chosen one)."""
-        texts = [t.strip() for t in texts]
+        texts = [self.redact(t.strip(), target) for t in texts]
         vectors = self.encoder.embed(texts)
         label_sims = self.prototypes.similarities(vectors)
         accepted = np.stack(self._accepted[target.variant]) if self._accepted.get(target.variant) else None
@@ -219,4 +225,4 @@ def _diagnosis_pattern(name: str) -> re.Pattern:
     longest = max(words, key=len)
     if len(longest) >= 7 and len(words) > 1:
         forms.append(re.escape(longest))
-    return re.compile(r"\b(?:" + "|".join(forms) + r")\b")
+    return re.compile(r"\b(?:" + "|".join(forms) + r")\b", re.IGNORECASE)

@@ -51,9 +51,7 @@ def test_surface_rules_reject_the_failures_seen(alzheimers, text, reason):
 
 @pytest.mark.parametrize("text, reason", [
     ("I am a doctor and I see many patients with red itchy patches on their skin.", "role_confusion"),
-    ("I'm experiencing psoriasis on my elbows and it has been getting worse lately.", "names_diagnosis"),
     ("Psoriasis", "too_short"),
-    ("I'm just experiencing neck pain due to neck spondylosis and some dizziness when I turn.", "names_diagnosis"),
     ("My neck hurts when I turn it. Don't say I have to refer to the illness, the doctor said.", "task_talk"),
     ("You look like you're going to have a sore on the ankle, and you have got something on the leg.", "wrong_voice"),
 ])  # fmt: skip
@@ -70,6 +68,15 @@ def test_a_text_that_reads_the_prompt_back_is_an_echo(alzheimers):
     assert alzheimers.judge([echo], target)[0].reason == "prompt_echo"
     own = "He forgets recent conversations with his wife and asks the same question within minutes."
     assert alzheimers.judge([own], target)[0].passed
+
+
+def test_a_patient_who_names_the_diagnosis_keeps_the_symptoms_without_the_name(symptoms):
+    neck = Target("unguided", "cervical_spondylosis", patient_voice=True)
+    said = symptoms.judge(["I'm just experiencing neck pain due to neck Spondylosis and dizziness when I turn."], neck)
+    assert said[0].passed
+    assert said[0].text == "I'm just experiencing neck pain due to neck this and dizziness when I turn."
+    named = symptoms.judge(["I'm experiencing psoriasis on my elbows and it has been getting worse lately."], PATIENT)
+    assert "psoriasis" not in named[0].text.lower()
 
 
 def test_copies_of_pack_examples_and_references_are_rejected(alzheimers):
@@ -110,7 +117,7 @@ def test_best_of_n_keeps_the_grounded_candidate(alzheimers):
 
 def test_every_reason_is_named():
     tested = {"too_short", "placeholder", "list_or_heading", "file_or_address", "date_or_number", "task_talk",
-              "refusal", "phi_name", "label_echo", "role_confusion", "names_diagnosis", "copy", "off_label",
+              "refusal", "phi_name", "label_echo", "role_confusion", "copy", "off_label",
               "near_duplicate", "wrong_voice", "prompt_echo"}  # fmt: skip
     assert tested <= set(REASONS)
 
