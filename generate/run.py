@@ -105,8 +105,8 @@ def run_generation_stage(
 ) -> tuple[list[str], dict]:
     """The pipeline's generation stage: generate (resuming), then write notes, sentences, exports and figures.
 
-    Returns the outputs and, for the manifest, what the engine that wrote the generations ran as (its dtype and
-    why), as recorded in `generations.meta.json`.
+    Returns, for the manifest, what the engine that wrote the generations ran as (its dtype and why), as recorded
+    in `generations.meta.json`.
 
     `engine`: an already loaded engine (else one is made from `config.engine` and closed after). `references`:
     real texts the gate must not let through copies of (the pack's examples always count). Generations made

@@ -53,16 +53,19 @@ class ScriptedEngine(Engine):
         return results
 
 
+def two_patient_plans(pack, cfg: AlignmentConfig):
+    profiles = demo_profiles(pack, 2, seed=0)
+    return build_note_plans(profiles, sample_trajectories(profiles, TrajectoryConfig(), seed=0), pack, cfg, seed=0)
+
+
 def gate(pack) -> QualityGate:
     return QualityGate(pack, GroundingConfig(), GateConfig())
 
 
 def test_bad_json_notes_are_retried_then_recorded_and_counted(tmp_path):
     pack = load_pack("alzheimers")
-    profiles = demo_profiles(pack, 2, seed=0)
-    notes = sample_trajectories(profiles, TrajectoryConfig(), seed=0)
     cfg = AlignmentConfig(max_notes_per_patient=2, variants=["guided"], granularity="notes", chunk_size=2)
-    plans = build_note_plans(profiles, notes, pack, cfg, seed=0)
+    plans = two_patient_plans(pack, cfg)
     faults = {plans[0].id: "not_json", plans[1].id: "cut_off", plans[2].id: "unknown_label"}
     engine = ScriptedEngine(faults)
     summary = generate_plans(plans, engine, tmp_path, gate(pack), cfg, progress=False)
@@ -127,10 +130,8 @@ class TextEngine(Engine):
 
 def test_rejected_candidates_are_regenerated_until_one_passes_or_the_rounds_are_spent(tmp_path):
     pack = load_pack("alzheimers")
-    profiles = demo_profiles(pack, 2, seed=0)
-    notes = sample_trajectories(profiles, TrajectoryConfig(), seed=0)
     cfg = AlignmentConfig(max_notes_per_patient=1, variants=["unguided"], gate=GateConfig(candidates=2, rounds=2))
-    plans = build_note_plans(profiles, notes, pack, cfg, seed=0)
+    plans = two_patient_plans(pack, cfg)
     late, never = plans[0].id, plans[1].id
     index = {p.id: i for i, p in enumerate(plans)}
     assert len(plans) <= len(GOOD)
@@ -163,10 +164,8 @@ def test_rejected_candidates_are_regenerated_until_one_passes_or_the_rounds_are_
 
 def test_best_of_n_keeps_the_grounded_candidate(tmp_path):
     pack = load_pack("alzheimers")
-    profiles = demo_profiles(pack, 2, seed=0)
-    notes = sample_trajectories(profiles, TrajectoryConfig(), seed=0)
     cfg = AlignmentConfig(max_notes_per_patient=1, variants=["guided"], gate=GateConfig(candidates=3, rounds=0))
-    plans = build_note_plans(profiles, notes, pack, cfg, seed=0)
+    plans = two_patient_plans(pack, cfg)
     terms = {p.id: p.mentions[0].term for p in plans}
 
     def script(plan, attempt, candidate):
