@@ -12,6 +12,7 @@ ask for JSON sentences labelled by the model.
 from __future__ import annotations
 
 from datetime import date, timedelta
+from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
@@ -68,6 +69,16 @@ class Plan(BaseModel):
     def structured(self) -> bool:
         """Whether the reply is JSON with model-chosen labels (whole notes) rather than plain text."""
         return self.granularity == "notes"
+
+    @property
+    def prompt(self) -> str:
+        """The last instruction the model was given."""
+        return next(m.content for m in reversed(self.messages) if m.role == "user")
+
+    @property
+    def reply_start(self) -> str:
+        """The start of the reply that the model continues (the final assistant message), or ""."""
+        return self.messages[-1].content if self.messages[-1].role == "assistant" else ""
 
     @property
     def schema_key(self) -> tuple[tuple[str, ...], tuple[str, ...], int]:
@@ -228,7 +239,9 @@ def build_labelset_plans(
                         "n_sentences": 1,
                         "labels": [item["label"]],
                         "style": style,
-                        "messages": [Message(role="system", content=system), Message(role="user", content=prompt)],
+                        "messages": _conversation(system, prompt, render(
+                            "reply_start.j2", cfg.templates, style=style, choice=item_seed,
+                            term=item["terms"][0] if guided and len(item["terms"]) else None)),
                         "seed": item_seed,
                         "max_tokens": cfg.max_tokens,
                         "temperature": cfg.temperature,
@@ -238,6 +251,12 @@ def build_labelset_plans(
                 )
             )
     return plans
+
+
+def _conversation(system: str, prompt: str, reply_start: str, shots: Sequence[Message] = ()) -> list[Message]:
+    """System, shots, prompt, and the reply's given start if there is one."""
+    start = [Message(role="assistant", content=reply_start)] if reply_start else []
+    return [Message(role="system", content=system), *shots, Message(role="user", content=prompt), *start]
 
 
 def read_plans(path) -> list[Plan]:

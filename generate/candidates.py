@@ -41,15 +41,16 @@ def plan_request(plan: Plan, candidate: int = 0, attempt: int = 0) -> Generation
 def target_of(plan: Plan) -> Target:
     """What the gate holds a plan's text to: its label, the terms and prompt it was shown, its voice."""
     terms = tuple(m.term for m in plan.mentions) if plan.prompted else ()
-    return Target(plan.variant, plan.labels[0], terms, plan.style == "patient-voice", plan.messages[-1].content)
+    return Target(plan.variant, plan.labels[0], terms, plan.style == "patient-voice", plan.prompt)
 
 
-def complete_text(result: GenerationResult, max_sentences: int | None = None) -> str | None:
-    """The text to judge: its first `max_sentences` sentences (all if None), and for a reply cut off at max_tokens
-    only complete ones; None if there is nothing complete (an engine error, or no sentence finished)."""
+def complete_text(result: GenerationResult, max_sentences: int | None = None, start: str = "") -> str | None:
+    """The text to judge, `start` (the reply's given start, if any) + the model's continuation: its first
+    `max_sentences` sentences (all if None), and for a reply cut off at max_tokens only complete ones; None if
+    there is nothing complete (an engine error, or no sentence finished)."""
     if not result.ok:
         return None
-    text = result.text.strip()
+    text = (start + result.text).strip()
     ends = [m.end() for m in SENTENCE_END.finditer(text)]
     if result.finish_reason == "length" and not ends:
         return None
@@ -83,7 +84,8 @@ def generate_gated(plans: Sequence[Plan], engine: Engine, gate: QualityGate, cfg
             if len(got) < cfg.candidates:
                 continue  # the engine gave up before this plan's candidates came back
             tokens[plan.id] += sum(r.completion_tokens for r in got)
-            texts = [complete_text(r, plan.n_sentences if plan.kind == "note" else None) for r in got]
+            texts = [complete_text(r, plan.n_sentences if plan.kind == "note" else None, plan.reply_start)
+                     for r in got]  # fmt: skip
             failed = [Candidate(r.text, "engine" if not r.ok else "cut_off") for r, t in zip(got, texts) if t is None]
             judged = gate.judge([t for t in texts if t is not None], target_of(plan))
             tried[plan.id] += [{"text": c.text, "reason": c.reason, "score": c.score, "attempt": attempt}

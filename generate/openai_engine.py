@@ -113,6 +113,8 @@ class OpenAIEngine(Engine):
             }
         if request.messages is not None:
             body["messages"] = [m.model_dump() for m in request.messages]
+            if request.continues:  # vLLM's server: continue the final assistant message
+                body |= {"add_generation_prompt": False, "continue_final_message": True}
             return f"{self.base_url}/chat/completions", body
         body["prompt"] = request.prompt
         return f"{self.base_url}/completions", body

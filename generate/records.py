@@ -28,6 +28,12 @@ class GenerationRequest(BaseModel):
             raise ValueError("a request takes exactly one of `messages` or `prompt`")
         return self
 
+    @property
+    def continues(self) -> bool:
+        """Whether the model continues the conversation's final assistant message (a given start of its reply)
+        instead of opening a new one; the result's text is then the continuation only."""
+        return self.messages is not None and self.messages[-1].role == "assistant"
+
 
 # Why a request failed: the reply was cut off at max_tokens, was not JSON, did not match the schema, was rejected
 # by a caller's check, or the engine itself failed.

@@ -83,14 +83,14 @@ class VLLMEngine(Engine):
         self, requests: Sequence[GenerationRequest], on_result: ResultCallback | None = None
     ) -> list[GenerationResult]:
         results: dict[str, GenerationResult] = {}
-        chats = [r for r in requests if r.messages is not None]
-        prompts = [r for r in requests if r.prompt is not None]
-        for group in (chats, prompts):
-            if group:
-                for result in self._run(group):
-                    results[result.id] = result
-                    if on_result:
-                        on_result(result)
+        groups: dict[tuple[bool, bool], list[GenerationRequest]] = {}  # one vLLM call per kind of input
+        for r in requests:
+            groups.setdefault((r.prompt is None, r.continues), []).append(r)
+        for group in groups.values():
+            for result in self._run(group):
+                results[result.id] = result
+                if on_result:
+                    on_result(result)
         return [results[r.id] for r in requests]
 
     def _run(self, requests: list[GenerationRequest]) -> list[GenerationResult]:
@@ -109,7 +109,9 @@ class VLLMEngine(Engine):
         start = time.perf_counter()
         if requests[0].messages is not None:
             conversations = [[m.model_dump() for m in r.messages] for r in requests]
-            outputs = self.llm.chat(conversations, params, use_tqdm=False)
+            continues = requests[0].continues
+            outputs = self.llm.chat(conversations, params, use_tqdm=False, add_generation_prompt=not continues,
+                                    continue_final_message=continues)
         else:
             outputs = self.llm.generate([r.prompt for r in requests], params, use_tqdm=False)
         latency = time.perf_counter() - start
