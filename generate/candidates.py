@@ -97,6 +97,9 @@ def generate_gated(plans: Sequence[Plan], engine: Engine, gate: QualityGate, cfg
             elif attempt == cfg.rounds:
                 reasons = sorted({c["reason"] for c in tried[plan.id]})
                 error = f"rejected: no candidate passed the quality gate ({', '.join(reasons)})"
+                engine_errors = [r.error for r in got if r.error]
+                if engine_errors:
+                    error += f"; the engine said: {engine_errors[0]}"
                 record(_record(plan, "", error, tried[plan.id], attempt, tokens[plan.id]))
             else:
                 retry.append(plan)

@@ -9,6 +9,7 @@ import gc
 import logging
 import os
 import time
+import weakref
 from collections.abc import Sequence
 from typing import Any
 
@@ -31,6 +32,10 @@ ENGINE_ENV = {
 # The CPU backend keeps a core free for a scheduler process, which the in-process engine does not have: on a
 # 2-core machine that halves the cores doing the work (measured: 143 vs 171 tokens/s, 64 prompts).
 IN_PROCESS_ENV = {"VLLM_CPU_NUM_OF_RESERVED_CPU": "0"}
+# The in-process engine of this process, if one is loaded. vLLM keeps its parallel state in globals: a second
+# in-process engine re-initialises them, and tears them down when it closes, which breaks the first one
+# ("pipeline model parallel group is not initialized" on every later request).
+_loaded: weakref.ref | None = None
 
 
 def vllm_engine_args(config: EngineConfig, model_path: str, dtype: str) -> dict[str, Any]:
@@ -64,7 +69,12 @@ class VLLMEngine(Engine):
     def __init__(self, config: EngineConfig):
         for name, value in ENGINE_ENV.items():
             os.environ.setdefault(name, value)
-        if os.environ["VLLM_ENABLE_V1_MULTIPROCESSING"] == "0":
+        global _loaded
+        in_process = os.environ["VLLM_ENABLE_V1_MULTIPROCESSING"] == "0"
+        if in_process:
+            if _loaded is not None and getattr(_loaded(), "llm", None) is not None:
+                raise EngineError("an in-process vLLM engine is already loaded in this process, and vLLM allows one: "
+                                  "pass that engine on (engine=...), or close it first")  # fmt: skip
             for name, value in IN_PROCESS_ENV.items():
                 os.environ.setdefault(name, value)
         from vllm import LLM
@@ -78,6 +88,8 @@ class VLLMEngine(Engine):
             self.llm = LLM(**args)
         except Exception as err:  # vLLM raises many types; the user needs the model and the reason
             raise EngineError(f"vLLM could not load model {config.model!r}: {err}") from err
+        if in_process:
+            _loaded = weakref.ref(self)
 
     def generate(
         self, requests: Sequence[GenerationRequest], on_result: ResultCallback | None = None

@@ -30,6 +30,18 @@ def test_vllm_answers_chat_and_prompt_requests_in_order(vllm_engine):
     assert {r.finish_reason for r in results} <= {"stop", "length"}
 
 
+def test_a_second_in_process_vllm_engine_is_refused(vllm_engine):
+    """vLLM keeps its parallel state in globals: a second in-process engine would break the first one."""
+    from dualalign.config import EngineConfig
+    from dualalign.errors import EngineError
+    from dualalign.generate import make_engine
+
+    with pytest.raises(EngineError, match="already loaded in this process"):
+        make_engine(EngineConfig(kind="vllm"))
+    [result] = vllm_engine.generate([chat("still", "Name a colour.", max_tokens=8)])
+    assert result.ok and result.text.strip()
+
+
 def test_vllm_per_request_seeds_reproduce(vllm_engine):
     prompt = "Write one sentence about a patient who forgets appointments."
     batch = [chat(str(i), prompt, seed=i, temperature=1.0, max_tokens=40) for i in range(4)]

@@ -31,7 +31,7 @@ def test_stages_in_order_declare_what_they_read_and_write(tmp_path):
         by_name["cohort"].outputs)
 
 
-def test_editing_pack_examples_reruns_grounding_and_evaluation(tmp_path):
+def test_editing_pack_examples_reruns_grounding_and_evaluation(tmp_path, vllm_engine):
     pack_file = tmp_path / "pack.yaml"
     shutil.copy(resolve_pack_path("alzheimers"), pack_file)
     config = RunConfig.model_validate({
@@ -42,13 +42,13 @@ def test_editing_pack_examples_reruns_grounding_and_evaluation(tmp_path):
     run = tmp_path / "run"
     Pipeline(config, progress=False).run_all(("cohort", "trajectories", "plans"))
     # Accepted replies that copy each label's first pack example (as if written before the gate knew the examples):
-    # nothing is left to generate, so no engine is started.
+    # nothing is left to generate.
     pack = load_pack(pack_file)
     replies = [{"id": p.id, "variant": p.variant, "text": pack.labels[p.labels[0]].examples[0], "error": None,
                 "candidates": []} for p in read_plans(run / PLANS)]  # fmt: skip
     (run / GENERATIONS).write_text("".join(json.dumps(r) + "\n" for r in replies))
 
-    Pipeline(config, progress=False).run_all()
+    Pipeline(config, progress=False, engine=vllm_engine).run_all()
     before = read_json(run / MANIFEST)["stages"]
     assert pd.read_parquet(run / SENTENCES)["copies_example"].all()
     shared_before = read_json(run / METRICS)["intrinsic"]["guided"]["share_copied_ngram"]
@@ -57,7 +57,7 @@ def test_editing_pack_examples_reruns_grounding_and_evaluation(tmp_path):
     for label in data["labels"].values():
         label["examples"] = ["Reports no change in anything at all since the previous appointment."]
     pack_file.write_text(yaml.safe_dump(data, sort_keys=False))
-    Pipeline(config, progress=False).run_all()
+    Pipeline(config, progress=False, engine=vllm_engine).run_all()  # the shots changed with the examples: new plans
     after = read_json(run / MANIFEST)["stages"]
     assert after["generate"]["key"] != before["generate"]["key"]
     assert after["evaluate"]["key"] != before["evaluate"]["key"]
