@@ -6,7 +6,7 @@ from datetime import date
 from pathlib import Path
 from typing import Literal
 
-from pydantic import Field, field_validator
+from pydantic import Field, field_validator, model_validator
 
 from dualalign.config import StrictModel
 
@@ -38,6 +38,16 @@ class GateConfig(StrictModel):
         "slightly negative, since labels of one condition overlap (a forgetful patient worries the family too)",
     )
     novelty_weight: float = Field(0.2, ge=0, description="weight of novelty in the best-of-n score")
+    keep: int = Field(
+        1, ge=1, description="passing candidates kept per plan, best first, each its own sentence (at most "
+        "`candidates`): 1 for notes; more where volume helps, as in a training set",
+    )  # fmt: skip
+
+    @model_validator(mode="after")
+    def _keep_at_most_candidates(self) -> "GateConfig":
+        if self.keep > self.candidates:
+            raise ValueError(f"keep ({self.keep}) is more than the candidates sampled per plan ({self.candidates})")
+        return self
 
 
 class AlignmentConfig(StrictModel):

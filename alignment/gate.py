@@ -1,11 +1,12 @@
 """The quality gate: every generated text passes it, or is rejected with one named reason.
 
 Rules, in the order they are checked (the first that fires names the rejection):
-- surface rules, for every variant: empty or too short / too long, placeholders (`[X]`, `<name>`), list stubs and
-  headings, file names and addresses, dates and long digit runs, talk about the task ("JSON", "this response",
-  "2 or 3 sentences"), refusals, role confusion (a "patient" who says "I am a doctor"), PHI-like names, the
-  wrong voice (a clinician's "I", a patient's "the patient"), an echo of the prompt (a run of its words, such as
-  the profile read back), an echo of the label (nothing said beyond the label's and the condition's own words);
+- surface rules, for every variant: empty or too short / too long, placeholders (`[X]`, `<name>`), broken
+  characters (U+FFFD, left by a character cut in two), list stubs and headings, file names and addresses, dates
+  and long digit runs, talk about the task ("JSON", "this response", "2 or 3 sentences"), refusals, role
+  confusion (a "patient" who says "I am a doctor"), PHI-like names, the wrong voice (a clinician's "I", a
+  patient's "the patient"), an echo of the prompt (a run of its words outside the planned terms, such as the
+  profile read back), an echo of the label (nothing said beyond the label's and the condition's own words);
   before the rules, a patient-voice text that names its own diagnosis has the name replaced by "this" (its
   symptoms still carry the label; the name would make it trivial to read off);
 - reference rules: a copy or near-copy of a pack example or a gold text (embedding similarity, or a long shared
@@ -32,13 +33,15 @@ from dualalign.encoders import load_sentence_encoder
 from dualalign.trajectories.pack import ConditionPack
 
 REASONS = (
-    "engine", "cut_off", "too_short", "too_long", "placeholder", "list_or_heading", "file_or_address",
+    "engine", "cut_off", "too_short", "too_long", "placeholder", "garbled", "list_or_heading", "file_or_address",
     "date_or_number", "task_talk", "refusal", "role_confusion", "phi_name", "wrong_voice", "prompt_echo",
     "label_echo", "copy", "near_duplicate", "off_label",
 )  # fmt: skip
 
 PATTERNS: dict[str, re.Pattern] = {
     "placeholder": re.compile(r"\[[^\]]{0,40}\]|<[A-Za-z _/-]{1,30}>|\{\{|\bX{2,}\b|_{3,}"),
+    # a broken character (a multi-byte character cut in two by the tokenizer) or a control character
+    "garbled": re.compile(r"[\ufffd\x00-\x08\x0b\x0c\x0e-\x1f]"),
     "list_or_heading": re.compile(r"^\s*(?:\d+[.)]|[-*•#>])|:\s*$"),
     "file_or_address": re.compile(
         r"\b[\w-]+\.(?:jpe?g|png|gif|pdf|txt|json|csv|docx?|xlsx?|html?)\b|https?://|www\.|@[\w-]+\.", re.IGNORECASE
@@ -146,13 +149,22 @@ class QualityGate:
                 return reason
         if WRONG_VOICE[target.patient_voice].search(text):
             return "wrong_voice"
-        if target.prompt and _shared_run(words, WORD.findall(target.prompt.lower()), self.cfg.echo_ngram):
+        if target.prompt and self._echoes_prompt(text, target):
             return "prompt_echo"
         label = self.pack.labels[target.label].name if target.label in self.pack.labels else ""
         known = content_words(" ".join([label, self.pack.title, *target.terms, "symptom finding"]))
         if len(content_words(text) - known) < 2:
             return "label_echo"
         return None
+
+    def _echoes_prompt(self, text: str, target: Target) -> bool:
+        """Whether the text shares a run of `echo_ngram` words with the prompt, outside the planned terms (a
+        term is the prompt's wording by design: saying it is the task, and terms may be long)."""
+        pieces = [text.lower()]
+        for term in target.terms:
+            pieces = [part for piece in pieces for part in piece.split(term.lower())]
+        prompt = WORD.findall(target.prompt.lower())
+        return any(_shared_run(WORD.findall(piece), prompt, self.cfg.echo_ngram) for piece in pieces)
 
     def redact(self, text: str, target: Target) -> str:
         """Patient-voice text with its own diagnosis named: the name replaced by "this", so that its symptoms,
@@ -202,13 +214,26 @@ class QualityGate:
             out.append(Candidate(text, reason, round(score, 4)))
         return out
 
-    def best(self, candidates: Sequence[Candidate]) -> Candidate | None:
-        passed = [c for c in candidates if c.passed]
-        return max(passed, key=lambda c: c.score) if passed else None
+    def choose(self, candidates: Sequence[Candidate], variant: str, n: int = 1) -> list[Candidate]:
+        """Accept the `n` best passing candidates of one plan, best first, skipping one that nearly duplicates a
+        candidate chosen before it."""
+        chosen: list[Candidate] = []
+        for candidate in sorted((c for c in candidates if c.passed), key=lambda c: -c.score):
+            if len(chosen) == n:
+                break
+            if not chosen or self._novelty(candidate.text, variant) > 1.0 - self.grounding.duplicate_threshold:
+                self.accept(candidate.text, variant)
+                chosen.append(candidate)
+        return chosen
 
     def accept(self, text: str, variant: str) -> None:
         """Remember an accepted text, so later near-duplicates of it are rejected."""
         self._accepted.setdefault(variant, []).append(self.encoder.embed([text])[0])
+
+    def _novelty(self, text: str, variant: str) -> float:
+        """1 - the highest similarity to a text accepted for `variant` (1 when there is none)."""
+        accepted = self._accepted.get(variant)
+        return 1.0 if not accepted else 1.0 - float((np.stack(accepted) @ self.encoder.embed([text])[0]).max())
 
 
 def _shared_run(words: list[str], other: list[str], n: int) -> bool:

@@ -5,14 +5,16 @@ Variants share the note, the planned label and the seed, so that only the alignm
 - guided: profile context (statistical alignment) and stage + planned term (semantic alignment);
 - unguided: condition, note type and the label's name only (the paper's unguided baseline);
 - statistical: profile context only;  semantic: stage and planned term only.
-Sentence and label-set plans ask for plain text (the plan fixes the label); whole notes (granularity `notes`)
-ask for JSON sentences labelled by the model.
+Sentence and label-set plans ask for plain text (the plan fixes the label); where the template gives one, the
+start of the reply, which the model continues (`reply_start.j2`: in the patient's voice, an opening the same for
+every variant of an item, then the first planned term where the variant was shown it). Whole notes (granularity
+`notes`) ask for JSON sentences labelled by the model.
 """
 
 from __future__ import annotations
 
-from datetime import date, timedelta
 from collections.abc import Sequence
+from datetime import date, timedelta
 from typing import Any
 
 import numpy as np
@@ -150,16 +152,19 @@ def build_note_plans(
                 prompt = render(
                     template, cfg.templates, **context, **fields, profile=profile_shown, aligned=aligned,
                     labels={k: v.name for k, v in pack.labels.items()},
-                )
+                )  # fmt: skip
+                start = "" if cfg.granularity == "notes" else render(
+                    "reply_start.j2", cfg.templates, style=pack.style, term=unit_mentions[0].term if aligned else None,
+                    choice=derived_seed(seed, note["note_id"], unit_seed),
+                )  # fmt: skip
                 plans.append(finish({
                     **shared,
                     "variant": variant,
                     "profile": profile_shown,
                     "mentions": unit_mentions,
                     "prompted": aligned,
-                    "messages": [Message(role="system", content=system),
-                                 *_shots(pack, unit_mentions, context, cfg, derived_seed(seed, note["note_id"])),
-                                 Message(role="user", content=prompt)],
+                    "messages": _conversation(system, prompt, start, _shots(
+                        pack, unit_mentions, context, cfg, derived_seed(seed, note["note_id"]))),
                     "seed": derived_seed(seed, note["note_id"], unit_seed),
                     **fields["plan"],
                 }))  # fmt: skip

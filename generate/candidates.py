@@ -90,17 +90,16 @@ def generate_gated(plans: Sequence[Plan], engine: Engine, gate: QualityGate, cfg
             judged = gate.judge([t for t in texts if t is not None], target_of(plan))
             tried[plan.id] += [{"text": c.text, "reason": c.reason, "score": c.score, "attempt": attempt}
                                for c in [*judged, *failed]]  # fmt: skip
-            best = gate.best(judged)
-            if best is not None:
-                gate.accept(best.text, plan.variant)
-                record(_record(plan, best.text, None, tried[plan.id], attempt, tokens[plan.id]))
+            chosen = gate.choose(judged, plan.variant, cfg.keep)
+            if chosen:
+                record(_record(plan, [c.text for c in chosen], None, tried[plan.id], attempt, tokens[plan.id]))
             elif attempt == cfg.rounds:
                 reasons = sorted({c["reason"] for c in tried[plan.id]})
                 error = f"rejected: no candidate passed the quality gate ({', '.join(reasons)})"
                 engine_errors = [r.error for r in got if r.error]
                 if engine_errors:
                     error += f"; the engine said: {engine_errors[0]}"
-                record(_record(plan, "", error, tried[plan.id], attempt, tokens[plan.id]))
+                record(_record(plan, [], error, tried[plan.id], attempt, tokens[plan.id]))
             else:
                 retry.append(plan)
         if failure is not None:
@@ -110,11 +109,14 @@ def generate_gated(plans: Sequence[Plan], engine: Engine, gate: QualityGate, cfg
             return
 
 
-def _record(plan: Plan, text: str, error: str | None, candidates: list[dict], attempt: int, tokens: int) -> dict:
+def _record(plan: Plan, texts: list[str], error: str | None, candidates: list[dict], attempt: int,
+            tokens: int) -> dict:  # fmt: skip
+    """A plan's generation record: `text` its best accepted text, `more` any other kept ones (`gate.keep`)."""
     return {
         "id": plan.id,
         "variant": plan.variant,
-        "text": text,
+        "text": texts[0] if texts else "",
+        "more": texts[1:],
         "error": error,
         "error_kind": "rejected" if error else None,
         "candidates": candidates,

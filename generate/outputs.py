@@ -55,15 +55,14 @@ def plan_fields(plan: Plan) -> dict:
 
 
 def sentence_rows(plan: Plan, record: dict) -> list[dict]:
-    """The sentence rows of one generation record: its accepted text (plain-text plans, label fixed by the plan) or
+    """The sentence rows of one generation record: its accepted texts (plain-text plans, label fixed by the plan) or
     its JSON sentences (whole notes, labelled by the model). None for a failed or rejected record."""
     if record.get("error"):
         return []
     if not plan.structured:
-        term = next((t for t in (m.term for m in plan.mentions) if term_in_text(t, record["text"])),
-                    plan.mentions[0].term if plan.mentions else None)  # fmt: skip
-        replies = [{"text": record["text"], "label": plan.labels[0], "section": None}]
-        planned = [(plan.labels[0], term if plan.prompted else None)]
+        texts = [record["text"], *record.get("more", [])]
+        replies = [{"text": text, "label": plan.labels[0], "section": None} for text in texts]
+        planned = [(plan.labels[0], _realised_term(plan, text) if plan.prompted else None) for text in texts]
     else:
         replies = record["parsed"]["sentences"]
         matched = match_mentions(replies, plan.mentions) if plan.prompted else [None] * len(replies)
@@ -80,6 +79,12 @@ def sentence_rows(plan: Plan, record: dict) -> list[dict]:
         }
         for i, (reply, (label, term)) in enumerate(zip(replies, planned))
     ]
+
+
+def _realised_term(plan: Plan, text: str) -> str | None:
+    """The first planned term the text says, else the first planned term."""
+    terms = [m.term for m in plan.mentions]
+    return next((t for t in terms if term_in_text(t, text)), terms[0] if terms else None)
 
 
 def note_text(rows: list[dict]) -> str:

@@ -53,7 +53,7 @@ def generate_plans(
     """Generate every plan not yet in `out_dir/generations.jsonl`; each record is appended as it is final.
 
     Plans go out in chunks of `cfg.chunk_size`, one engine call each (plus one per extra round of the gate).
-    Plain-text plans are sampled `cfg.gate.candidates` times and judged by `gate`, the best passing candidate kept;
+    Plain-text plans are sampled `cfg.gate.candidates` times and judged by `gate`, the best passing candidates kept;
     whole JSON notes are validated against their schema and retried `cfg.retries` times. A killed run loses at
     most the chunk in flight; started again, it skips the ids already written (and remembers their accepted texts,
     for the gate's novelty check), so every id ends up there exactly once.
@@ -63,7 +63,8 @@ def generate_plans(
     written = read_jsonl(path)
     for row in written:
         if row.get("candidates") and not row.get("error"):
-            gate.accept(row["text"], row["variant"])
+            for text in [row["text"], *row.get("more", [])]:
+                gate.accept(text, row["variant"])
     done = {r["id"] for r in written}
     todo = [p for p in plans if p.id not in done]
     by_id = {p.id: p for p in plans}

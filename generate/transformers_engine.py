@@ -61,8 +61,12 @@ class TransformersEngine(Engine):
         if request.prompt is not None:
             return request.prompt
         messages = [m.model_dump() for m in request.messages]
-        return self.tokenizer.apply_chat_template(messages, tokenize=False, add_generation_prompt=not request.continues,
-                                                  continue_final_message=request.continues)
+        return self.tokenizer.apply_chat_template(
+            messages,
+            tokenize=False,
+            add_generation_prompt=not request.continues,
+            continue_final_message=request.continues,
+        )
 
     def _run(self, batch: list[GenerationRequest]) -> list[GenerationResult]:
         import torch

@@ -122,8 +122,13 @@ class VLLMEngine(Engine):
         if requests[0].messages is not None:
             conversations = [[m.model_dump() for m in r.messages] for r in requests]
             continues = requests[0].continues
-            outputs = self.llm.chat(conversations, params, use_tqdm=False, add_generation_prompt=not continues,
-                                    continue_final_message=continues)
+            outputs = self.llm.chat(
+                conversations,
+                params,
+                use_tqdm=False,
+                add_generation_prompt=not continues,
+                continue_final_message=continues,
+            )
         else:
             outputs = self.llm.generate([r.prompt for r in requests], params, use_tqdm=False)
         latency = time.perf_counter() - start

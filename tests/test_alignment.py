@@ -39,7 +39,7 @@ def test_variants_share_sentence_label_and_seed_but_not_alignment(pack, cohort):
         assert len({(p.note_id, tuple(p.labels), p.mentions[0].term) for p in variants.values()}) == 1
         guided, unguided = variants["guided"], variants["unguided"]
         statistical, semantic = variants["statistical"], variants["semantic"]
-        prompt = {v: p.messages[-1].content for v, p in variants.items()}
+        prompt = {v: p.prompt for v, p in variants.items()}
         term = guided.mentions[0].term
         age = f"{guided.profile['age']}-year-old"
         assert age in prompt["guided"] and age in prompt["statistical"]
@@ -55,11 +55,12 @@ def test_variants_share_sentence_label_and_seed_but_not_alignment(pack, cohort):
         shots = [m for m in guided.messages[1:-1] if m.role == "assistant"]
         assert len(shots) == 1 and shots[0].content in {e for lab in pack.labels.values() for e in lab.examples}
         assert [m.content for m in guided.messages[:-1]] == [m.content for m in unguided.messages[:-1]]
+        assert guided.reply_start == ""  # clinician voice: the model starts its own reply
 
 
 def test_whole_notes_ask_for_labelled_json(pack, cohort):
     plans = plans_for(pack, cohort, granularity="notes")
-    assert all(p.structured and "JSON" in p.messages[-1].content and p.max_tokens >= 384 for p in plans)
+    assert all(p.structured and "JSON" in p.prompt and p.max_tokens >= 384 and not p.reply_start for p in plans)
 
 
 def test_plan_ids_are_stable_and_depend_on_content(pack, cohort):
@@ -82,7 +83,7 @@ def test_select_notes_keeps_the_latest_and_spreads_the_rest(cohort):
 def test_templates_override_file_by_file(pack, cohort, tmp_path):
     (tmp_path / "sentence.j2").write_text("CUSTOM for {{ condition }}")
     plans = plans_for(pack, cohort, templates=tmp_path, variants=["guided"])
-    assert plans[0].messages[-1].content.startswith("CUSTOM ")
+    assert plans[0].prompt.startswith("CUSTOM ")
     assert "clinician" in plans[0].messages[0].content  # system.j2 still the built-in one
 
 
@@ -98,6 +99,21 @@ def test_labelset_plans_and_variant_checks(pack):
         build_labelset_plans(items, pack, ["semantic"], AlignmentConfig(), seed=0)
 
 
+def test_labelset_replies_start_alike_and_only_guided_starts_with_its_term(tmp_path):
+    pack = load_pack("symptom2disease")
+    items = sample_label_mentions(pack, 3, seed=0)
+    plans = build_labelset_plans(items, pack, ["guided", "unguided"], AlignmentConfig(), seed=0)
+    for guided, unguided in zip(plans[::2], plans[1::2], strict=True):
+        term = guided.mentions[0].term
+        assert guided.messages[-1].role == "assistant" and guided.reply_start.endswith(" " + term)
+        assert unguided.reply_start == guided.reply_start.removesuffix(" " + term)  # the same opening, no term
+        assert guided.prompt == guided.messages[-2].content and term not in unguided.reply_start
+    assert len({p.reply_start for p in plans[1::2]}) > 1  # openings vary by item
+    (tmp_path / "reply_start.j2").write_text("")  # a user's template can turn reply starts off
+    plain = build_labelset_plans(items, pack, ["guided"], AlignmentConfig(templates=tmp_path), seed=0)
+    assert all(p.messages[-1].role == "user" and p.reply_start == "" for p in plain)
+
+
 def test_duplicate_variants_are_a_config_error():
     with pytest.raises(ValueError, match="variants repeat"):
         AlignmentConfig(variants=["guided", "guided"])
@@ -111,6 +127,6 @@ def test_sparse_profiles_render(pack, cohort, granularity):
     plans = build_note_plans(sparse, notes, pack, AlignmentConfig(max_notes_per_patient=1, granularity=granularity,
                                                                   variants=["guided"]), seed=0)  # fmt: skip
     for p in plans:
-        prompt = p.messages[-1].content
+        prompt = p.prompt
         assert "-year-old patient" in prompt or "-year-old person" in prompt, prompt
         assert "other patient" not in prompt and " nan" not in prompt and "None" not in prompt

@@ -12,6 +12,18 @@ def chat(id: str, text: str, seed: int = 0, **kw) -> GenerationRequest:
     return GenerationRequest(id=id, messages=[{"role": "user", "content": text}], seed=seed, **kw)
 
 
+def started(id: str) -> GenerationRequest:
+    """A question whose reply is already begun: the engine must continue it, not open a new one."""
+    return GenerationRequest(id=id, messages=[{"role": "user", "content": "What is the capital of France?"},
+                                              {"role": "assistant", "content": "The capital of France is"}],
+                             temperature=0, max_tokens=12)  # fmt: skip
+
+
+def assert_continues(result) -> None:
+    assert result.ok and "Paris" in result.text
+    assert not result.text.lstrip().startswith("The capital"), result.text  # not a new reply
+
+
 class Symptoms(BaseModel):
     symptoms: list[str]
 
@@ -28,6 +40,12 @@ def test_vllm_answers_chat_and_prompt_requests_in_order(vllm_engine):
     assert "Paris" in results[0].text
     assert all(r.prompt_tokens > 0 and 0 < r.completion_tokens <= 16 for r in results)
     assert {r.finish_reason for r in results} <= {"stop", "length"}
+
+
+def test_vllm_continues_a_given_start_of_the_reply(vllm_engine):
+    [result, fresh] = vllm_engine.generate([started("c"), chat("n", "Name a colour.", max_tokens=8)])
+    assert_continues(result)
+    assert fresh.ok and fresh.text.strip()  # a new reply in the same call
 
 
 def test_a_second_in_process_vllm_engine_is_refused(vllm_engine):
@@ -88,6 +106,10 @@ def test_transformers_batched_left_padding_matches_unbatched(transformers_engine
     assert [r.text for r in batched] == [r.text for r in alone]
     assert "Paris" in batched[0].text
     assert all(r.completion_tokens > 0 for r in batched)
+
+
+def test_transformers_continues_a_given_start_of_the_reply(transformers_engine):
+    assert_continues(transformers_engine.generate([started("c")])[0])
 
 
 def test_transformers_stop_strings_and_seeds(transformers_engine):

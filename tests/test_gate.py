@@ -28,6 +28,7 @@ def symptoms():
     ("...", "too_short"),
     ("furthermore.", "too_short"),
     ("Name: [X] Title: [X] Date: [Date] Description: [X]", "placeholder"),
+    ("Today the patient is taking vimodipine for several years and is now taking atorv\ufffd.", "garbled"),
     ("The patient <name> reports trouble finding words during conversation.", "placeholder"),
     ("2. Family disinhibition: he says odd things to strangers at the store", "list_or_heading"),
     ("Assessment of memory and language in the clinic today:", "list_or_heading"),
@@ -70,6 +71,18 @@ def test_a_text_that_reads_the_prompt_back_is_an_echo(alzheimers):
     assert alzheimers.judge([own], target)[0].passed
 
 
+def test_saying_long_planned_terms_is_not_an_echo(symptoms):
+    """Seen in the embedded model's replies: a planned term of six words or two terms in a row are the task."""
+    terms = ("feeling of pressure in my head", "pain on one side of my head")
+    prompt = f"In 2 or 3 sentences, tell the doctor about your symptoms, mentioning: {', '.join(terms)}."
+    target = Target("guided", "migraine", terms, patient_voice=True, prompt=prompt)
+    said = ("I'm really bothered by feeling of pressure in my head and pain on one side of my head, and bright light "
+            "makes it much worse.")  # fmt: skip
+    assert symptoms.judge([said], target)[0].passed
+    echo = "I want to tell the doctor about your symptoms, mentioning my worst days."
+    assert symptoms.judge([echo], target)[0].reason == "prompt_echo"
+
+
 def test_a_patient_who_names_the_diagnosis_keeps_the_symptoms_without_the_name(symptoms):
     neck = Target("unguided", "cervical_spondylosis", patient_voice=True)
     said = symptoms.judge(["I'm just experiencing neck pain due to neck Spondylosis and dizziness when I turn."], neck)
@@ -110,14 +123,14 @@ def test_best_of_n_keeps_the_grounded_candidate(alzheimers):
         "She struggles with word-finding difficulty and often cannot name common objects in conversation.",
         "...",
     ], GUIDED)  # fmt: skip
-    best = alzheimers.best(candidates)
-    assert best is not None and "word-finding" in best.text
+    [best] = alzheimers.choose(candidates, "guided")
+    assert "word-finding" in best.text
     assert candidates[2].reason == "too_short"
 
 
 def test_every_reason_is_named():
-    tested = {"too_short", "placeholder", "list_or_heading", "file_or_address", "date_or_number", "task_talk",
-              "refusal", "phi_name", "label_echo", "role_confusion", "copy", "off_label",
+    tested = {"too_short", "placeholder", "garbled", "list_or_heading", "file_or_address", "date_or_number",
+              "task_talk", "refusal", "phi_name", "label_echo", "role_confusion", "copy", "off_label",
               "near_duplicate", "wrong_voice", "prompt_echo"}  # fmt: skip
     assert tested <= set(REASONS)
 

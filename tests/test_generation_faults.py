@@ -11,14 +11,14 @@ import json
 from dualalign.alignment.config import AlignmentConfig, GateConfig, GroundingConfig
 from dualalign.alignment.gate import QualityGate
 from dualalign.alignment.grounding import Grounder
-from dualalign.alignment.plans import build_note_plans
+from dualalign.alignment.plans import build_labelset_plans, build_note_plans
 from dualalign.generate.engine import Engine
 from dualalign.generate.outputs import build_outputs, error_kind, generation_figures
 from dualalign.generate.records import GenerationResult
 from dualalign.generate.run import generate_plans
 from dualalign.io import read_jsonl
 from dualalign.runfolder import GENERATIONS
-from dualalign.trajectories import demo_profiles, load_pack, sample_trajectories
+from dualalign.trajectories import demo_profiles, load_pack, sample_label_mentions, sample_trajectories
 from dualalign.trajectories.config import TrajectoryConfig
 
 LABEL = "cognitive_impairment"
@@ -176,6 +176,37 @@ def test_best_of_n_keeps_the_grounded_candidate(tmp_path):
     generate_plans(plans, TextEngine(script), tmp_path, gate(pack), cfg, progress=False)
     for record in read_jsonl(tmp_path / GENERATIONS):
         assert record["text"].startswith(f"On examination she shows {terms[record['id']]}"), record
+
+
+def test_kept_candidates_become_sentences_of_their_own(tmp_path):
+    pack = load_pack("alzheimers")
+    cfg = AlignmentConfig(max_notes_per_patient=1, variants=["unguided"],
+                          gate=GateConfig(candidates=3, rounds=0, keep=2))  # fmt: skip
+    plans = two_patient_plans(pack, cfg)[:3]
+    index = {p.id: i for i, p in enumerate(plans)}
+
+    def script(plan, attempt, candidate):
+        first, second = GOOD[2 * index[plan]], GOOD[2 * index[plan] + 1]
+        return [first, first.replace(" often", ""), second][candidate]  # the second is a near-copy of the first
+
+    generate_plans(plans, TextEngine(script), tmp_path, gate(pack), cfg, progress=False)
+    records = read_jsonl(tmp_path / GENERATIONS)
+    for r in records:
+        kept = [r["text"], *r["more"]]
+        assert len(kept) == 2 and GOOD[2 * index[r["id"]] + 1] in kept, kept  # never both near-copies
+    _, sentences, _ = build_outputs(plans, records, Grounder(pack, GroundingConfig()), gate(pack))
+    assert len(sentences) == 2 * len(plans) and sentences["sentence_id"].is_unique
+
+
+def test_the_text_is_the_start_of_the_reply_and_its_continuation(tmp_path):
+    pack = load_pack("symptom2disease")
+    cfg = AlignmentConfig(gate=GateConfig(candidates=1, rounds=0))
+    [plan, _] = build_labelset_plans(sample_label_mentions(pack, 1, seed=0).head(1), pack, ["guided", "unguided"],
+                                     cfg, seed=0)  # fmt: skip
+    continuation = ", and the red patches on my elbows crack and bleed when I bend my arms."
+    generate_plans([plan], TextEngine(lambda *_: continuation), tmp_path, gate(pack), cfg, progress=False)
+    [record] = read_jsonl(tmp_path / GENERATIONS)
+    assert plan.reply_start and record["text"] == plan.reply_start + continuation
 
 
 def test_rows_written_before_error_kind_are_classified_once_on_read():

@@ -72,6 +72,11 @@ def test_openai_engine_chat_seeds_and_json_schema(served):
     )
     assert answer.ok, answer.error
     assert answer.parsed["city"].strip()
+    started = GenerationRequest(id="c", messages=[{"role": "user", "content": "What is the capital of France?"},
+                                                  {"role": "assistant", "content": "The capital of France is"}],
+                                temperature=0, max_tokens=12)  # fmt: skip
+    [continued] = engine.generate([started])  # the server continues the given start of the reply
+    assert continued.ok and "Paris" in continued.text and not continued.text.lstrip().startswith("The capital")
 
 
 def test_ctrl_c_stops_the_server_cleanly(served):
