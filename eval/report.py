@@ -73,8 +73,9 @@ def figure_to_base64(fig: Any) -> str:
 
 
 def _html_table(df: pd.DataFrame, digits: int = 3) -> str:
-    return df.to_html(classes="grid", float_format=lambda v: f"{v:.{digits}f}", na_rep="n/a", escape=True,
-                      border=0)
+    """Counts as whole numbers, other figures to `digits` places."""
+    return df.to_html(classes="grid", float_format=lambda v: f"{v:.0f}" if float(v).is_integer() and abs(v) > 1
+                      else f"{v:.{digits}f}", na_rep="n/a", escape=True, border=0)  # fmt: skip
 
 
 def render_report(metrics: dict[str, Any], tables: dict[str, pd.DataFrame], examples: dict[str, dict[str, list[str]]],

@@ -86,7 +86,8 @@ def generate_gated(plans: Sequence[Plan], engine: Engine, gate: QualityGate, cfg
             tokens[plan.id] += sum(r.completion_tokens for r in got)
             texts = [complete_text(r, plan.n_sentences if plan.kind == "note" else None, plan.reply_start)
                      for r in got]  # fmt: skip
-            failed = [Candidate(r.text, "engine" if not r.ok else "cut_off") for r, t in zip(got, texts) if t is None]
+            failed = [Candidate(plan.reply_start + r.text, "engine" if not r.ok else "cut_off")
+                      for r, t in zip(got, texts) if t is None]
             judged = gate.judge([t for t in texts if t is not None], target_of(plan))
             tried[plan.id] += [{"text": c.text, "reason": c.reason, "score": c.score, "attempt": attempt}
                                for c in [*judged, *failed]]  # fmt: skip
