@@ -14,8 +14,8 @@ Rules, in the order they are checked (the first that fires names the rejection):
 - for planned mentions only (the semantic half of the alignment): a text whose meaning is nearer another label
   than the planned one.
 
-Among the candidates of one plan that pass, the best is kept by `score`: planned term realised, margin of the
-planned label over the others, and novelty against what was accepted before.
+Among the candidates of one plan that pass, the best (or the `keep` best) are kept by `score`: planned term
+realised, margin of the planned label over the others, and novelty against what was accepted before.
 """
 
 from __future__ import annotations
