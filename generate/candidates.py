@@ -84,8 +84,7 @@ def generate_gated(plans: Sequence[Plan], engine: Engine, gate: QualityGate, cfg
             if len(got) < cfg.candidates:
                 continue  # the engine gave up before this plan's candidates came back
             tokens[plan.id] += sum(r.completion_tokens for r in got)
-            texts = [complete_text(r, plan.n_sentences if plan.kind == "note" else None, plan.reply_start)
-                     for r in got]  # fmt: skip
+            texts = [complete_text(r, plan.max_sentences, plan.reply_start) for r in got]
             failed = [Candidate(plan.reply_start + r.text, "engine" if not r.ok else "cut_off")
                       for r, t in zip(got, texts) if t is None]
             judged = gate.judge([t for t in texts if t is not None], target_of(plan))

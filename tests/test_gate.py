@@ -54,6 +54,8 @@ def test_surface_rules_reject_the_failures_seen(alzheimers, text, reason):
     ("I am a doctor and I see many patients with red itchy patches on their skin.", "role_confusion"),
     ("Psoriasis", "too_short"),
     ("My neck hurts when I turn it. Don't say I have to refer to the illness, the doctor said.", "task_talk"),
+    ("My main problem is feeling unwell, and the itchy rash. Do not say I am sick. I'm just going through it.",
+     "task_talk"),
     ("You look like you're going to have a sore on the ankle, and you have got something on the leg.", "wrong_voice"),
 ])  # fmt: skip
 def test_patient_voice_rules(symptoms, text, reason):

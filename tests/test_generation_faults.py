@@ -209,6 +209,20 @@ def test_the_text_is_the_start_of_the_reply_and_its_continuation(tmp_path):
     assert plan.reply_start and record["text"] == plan.reply_start + continuation
 
 
+def test_a_label_set_reply_is_cut_after_its_sentences_before_it_is_judged(tmp_path):
+    """A small model rarely stops after the 2 or 3 sentences asked for; what follows drifts (and once ran past
+    `max_words`, rejecting the whole text). The first `item_sentences` are judged and kept."""
+    pack = load_pack("symptom2disease")
+    cfg = AlignmentConfig(item_sentences=2, gate=GateConfig(candidates=1, rounds=0))
+    [plan, _] = build_labelset_plans(sample_label_mentions(pack, 1, seed=0).head(1), pack, ["guided", "unguided"],
+                                     cfg, seed=0)  # fmt: skip
+    first = " on my elbows that cracks and bleeds. It itches most at night."
+    drift = " I hope you have a great day. " + "You are going to be fine, right? " * 12
+    generate_plans([plan], TextEngine(lambda *_: first + drift), tmp_path, gate(pack), cfg, progress=False)
+    [record] = read_jsonl(tmp_path / GENERATIONS)
+    assert record["error"] is None and record["text"] == plan.reply_start + first
+
+
 def test_rows_written_before_error_kind_are_classified_once_on_read():
     assert error_kind({"error": "cut off at max_tokens=9: not complete JSON"}) == "cut_off"
     assert error_kind({"error": "invalid JSON reply: EOF"}) == "invalid_json"

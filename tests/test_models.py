@@ -47,3 +47,34 @@ def test_bad_references_fail_clearly(tmp_path):
         resolve_model(str(tmp_path / "no-such-model"))
     assert resolve_model("meta-llama/Llama-3.1-8B-Instruct") == "meta-llama/Llama-3.1-8B-Instruct"
     assert resolve_model(str(tmp_path)) == str(tmp_path.resolve())
+
+
+GEMMA_ANSWERS = """
+from dualalign.config import EngineConfig
+from dualalign.generate import make_engine
+from dualalign.generate.records import GenerationRequest
+from dualalign.models import resolve_model
+
+print(resolve_model("embedded:gemma3-270m"))
+request = GenerationRequest(id="c", messages=[{"role": "user", "content": "What is the capital of France?"},
+                                              {"role": "assistant", "content": "The capital of France is"}],
+                            temperature=0, max_tokens=8)
+with make_engine(EngineConfig(kind="vllm", model="embedded:gemma3-270m", max_model_len=512)) as engine:
+    print(engine.generate([request])[0].text)
+"""
+
+
+@pytest.mark.slow
+def test_second_embedded_model_prepares_and_answers_through_vllm():
+    """Gemma 3 270M (a base model, chunked GGUF) is assembled, converted, given the transcript prompt format, and
+    served by vLLM (in a child process: this test session already holds an in-process engine)."""
+    done = subprocess.run([sys.executable, "-c", GEMMA_ANSWERS], capture_output=True, text=True, timeout=900)
+    assert done.returncode == 0, done.stderr[-3000:]
+    folder, reply = done.stdout.strip().split("\n", 1)
+    assert (Path(folder) / COMPLETE_MARKER).exists()
+    assert not (Path(folder) / "gguf").exists()  # the assembled GGUF is not kept beside the checkpoint
+    from transformers import AutoTokenizer
+
+    tokenizer = AutoTokenizer.from_pretrained(folder)
+    assert "### Request:" in tokenizer.chat_template
+    assert "Paris" in reply
