@@ -19,10 +19,11 @@ from dualalign.alignment.gate import QualityGate
 from dualalign.alignment.grounding import Grounder
 from dualalign.alignment.plans import build_labelset_plans
 from dualalign.alignment.prototypes import LabelPrototypes
-from dualalign.config import EngineConfig, StrictModel
+from dualalign.config import StrictModel
 from dualalign.eval.gold import read_labelled, stratified_split
-from dualalign.generate.engine import Engine, make_engine
+from dualalign.generate.engine import Engine
 from dualalign.generate.outputs import build_outputs, generation_figures
+from dualalign.generate.registry import EngineConfig, make_engine
 from dualalign.generate.run import generate_plans
 from dualalign.io import read_jsonl, write_json, write_parquet, write_text
 from dualalign.runfolder import GENERATIONS, PLANS, REJECTIONS, SENTENCES

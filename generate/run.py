@@ -19,10 +19,11 @@ from dualalign.alignment.plans import Plan, read_plans
 from dualalign.alignment.schema import reply_model
 from dualalign.errors import EngineError
 from dualalign.generate.candidates import generate_gated, plan_request
-from dualalign.generate.engine import Engine, make_engine
+from dualalign.generate.engine import Engine
 from dualalign.generate.export import export_dataset, fhir_bundles, write_fhir
 from dualalign.generate.outputs import build_outputs, generation_figures
 from dualalign.generate.records import GenerationResult
+from dualalign.generate.registry import make_engine
 from dualalign.generate.structured import generate_structured
 from dualalign.io import append_jsonl, read_json, read_jsonl, repair_jsonl, stable_hash, write_json, write_parquet
 from dualalign.runfolder import COHORT, DATASET, FHIR, GENERATIONS, NOTES, PLANS, REJECTIONS, SENTENCES, RunFolder
