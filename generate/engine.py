@@ -21,8 +21,6 @@ class BaseEngineConfig(StrictModel):
 
     kind: str
     model: str = Field("embedded:smollm2-135m-instruct", description="HF id, local path or embedded:<name>")
-    # structured outputs: how often an invalid reply is retried with a new seed before it is a failure
-    json_retries: int = Field(2, ge=0)
 
 
 class Engine(ABC):
