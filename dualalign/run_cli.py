@@ -10,6 +10,7 @@ from rich.console import Console
 from dualalign import logs
 from dualalign.generate.registry import ENGINES
 from dualalign.tables import print_figures
+from dualalign.train.registry import CLASSIFIERS
 
 console = Console()
 
@@ -159,7 +160,7 @@ def tstr(
     labels: str = typer.Option(..., help="The pack whose label set is generated (a built-in name or a YAML path)."),
     text_col: str = typer.Option("text"),
     label_col: str = typer.Option("label", help="Label column (pack label ids or the labels' names)."),
-    classifier: str = typer.Option("embedding-logreg", help="embedding-logreg, encoder or lora-llm."),
+    classifier: str = typer.Option("embedding-logreg", help=f"Classifier: {', '.join(CLASSIFIERS)}."),
     per_label: int = typer.Option(20, help="Generation requests per label, variant and seed."),
     variants: str = typer.Option("guided,unguided"),
     gold_fraction: float = typer.Option(0.0, help="Share of the real rows kept apart as gold and mixed in."),
