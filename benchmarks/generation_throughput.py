@@ -16,8 +16,7 @@ import time
 os.environ.setdefault("VLLM_LOGGING_LEVEL", "WARNING")
 os.environ.setdefault("TQDM_DISABLE", "1")
 
-from dualalign.config import EngineConfig  # noqa: E402
-from dualalign.generate import GenerationRequest, make_engine  # noqa: E402
+from dualalign.generate import EngineConfig, GenerationRequest, make_engine  # noqa: E402
 from dualalign.hardware import machine_header, resolve_dtype  # noqa: E402
 
 TOPICS = ["memory", "sleep", "appetite", "mood", "walking", "speech", "hearing", "vision"]

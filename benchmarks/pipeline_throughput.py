@@ -26,8 +26,7 @@ from dualalign.alignment.config import AlignmentConfig, GateConfig  # noqa: E402
 from dualalign.alignment.gate import QualityGate  # noqa: E402
 from dualalign.alignment.grounding import Grounder  # noqa: E402
 from dualalign.alignment.plans import build_note_plans  # noqa: E402
-from dualalign.config import EngineConfig  # noqa: E402
-from dualalign.generate import make_engine  # noqa: E402
+from dualalign.generate import EngineConfig, make_engine  # noqa: E402
 from dualalign.generate.candidates import plan_request  # noqa: E402
 from dualalign.generate.outputs import build_outputs  # noqa: E402
 from dualalign.generate.run import generate_plans  # noqa: E402

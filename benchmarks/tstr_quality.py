@@ -18,8 +18,7 @@ from pathlib import Path
 os.environ.setdefault("VLLM_LOGGING_LEVEL", "WARNING")
 os.environ.setdefault("TQDM_DISABLE", "1")
 
-from dualalign.config import EngineConfig  # noqa: E402
-from dualalign.generate import make_engine  # noqa: E402
+from dualalign.generate import EngineConfig, make_engine  # noqa: E402
 from dualalign.hardware import machine_header, resolve_dtype  # noqa: E402
 from dualalign.tstr import TstrConfig, run_tstr  # noqa: E402
 

@@ -48,7 +48,9 @@ class Pipeline:
             cohort_stage(c.cohort, c.seed, run),
             trajectory_stage(c.trajectories, c.seed, run),
             plans_stage(c.alignment, c.trajectories.pack, c.seed, run),
-            generation_stage(c, run, self.progress, self.engine, self._gold_texts()),
+            generation_stage(
+                c.alignment, c.engine, c.trajectories.pack, c.seed, run, self.progress, self.engine, self._gold_texts()
+            ),
             evaluation_stage(c.evaluation, c.trajectories.pack, c.seed, run),
         ]
 

@@ -8,7 +8,9 @@ import typer
 from rich.console import Console
 
 from dualalign import logs
+from dualalign.generate.registry import ENGINES
 from dualalign.tables import print_figures
+from dualalign.train.registry import CLASSIFIERS
 
 console = Console()
 
@@ -59,7 +61,7 @@ def run(
 
 def generate(
     run_dir: Path = typer.Argument(..., help="A run folder with plans.jsonl (from `dualalign run`)."),
-    engine: str = typer.Option(None, help="Override engine.kind: vllm, openai or transformers."),
+    engine: str = typer.Option(None, help=f"Override engine.kind: {', '.join(ENGINES)}."),
     model: str = typer.Option(None, help="Override engine.model."),
     base_url: str = typer.Option(None, help="Override engine.base_url (for --engine openai)."),
 ) -> None:
@@ -75,6 +77,9 @@ def generate(
     config = load_config(run_dir / "config.yaml")
     overrides = {k: v for k, v in {"kind": engine, "model": model, "base_url": base_url}.items() if v is not None}
     data = config.model_dump(mode="json")
+    kind = overrides.get("kind", config.engine.kind)
+    if kind in ENGINES:  # another kind keeps the run's engine settings that it shares (the model, say)
+        data["engine"] = {k: v for k, v in data["engine"].items() if k in ENGINES[kind].config_type.model_fields}
     data["engine"].update(overrides)
     data["out_dir"] = str(run_dir)
     pipeline = Pipeline(validate_model(RunConfig, data, "command line"))
@@ -155,14 +160,14 @@ def tstr(
     labels: str = typer.Option(..., help="The pack whose label set is generated (a built-in name or a YAML path)."),
     text_col: str = typer.Option("text"),
     label_col: str = typer.Option("label", help="Label column (pack label ids or the labels' names)."),
-    classifier: str = typer.Option("embedding-logreg", help="embedding-logreg, encoder or lora-llm."),
+    classifier: str = typer.Option("embedding-logreg", help=f"Classifier: {', '.join(CLASSIFIERS)}."),
     per_label: int = typer.Option(20, help="Generation requests per label, variant and seed."),
     variants: str = typer.Option("guided,unguided"),
     gold_fraction: float = typer.Option(0.0, help="Share of the real rows kept apart as gold and mixed in."),
     seeds: str = typer.Option("0,1,2", help="Seeds: each draws new items, generations, gold split and classifier."),
     candidates: int = typer.Option(None, help="Candidates per request; the best that passes the gate is kept."),
     out: Path = typer.Option(Path("runs/tstr"), help="Output folder (generations resume from it)."),
-    engine: str = typer.Option("vllm", help="vllm, openai or transformers."),
+    engine: str = typer.Option("vllm", help=f"Engine kind: {', '.join(ENGINES)}."),
     model: str = typer.Option("embedded:smollm2-135m-instruct"),
     base_url: str = typer.Option(None, help="For --engine openai."),
 ) -> None:
@@ -175,7 +180,7 @@ def tstr(
         "per_label": per_label, "variants": [v.strip() for v in variants.split(",") if v.strip()],
         "gold_fraction": gold_fraction, "seeds": [int(x) for x in seeds.split(",") if x.strip()],
         "train": {"classifier": classifier},
-        "engine": {"kind": engine, "model": model, "base_url": base_url},
+        "engine": {k: v for k, v in {"kind": engine, "model": model, "base_url": base_url}.items() if v is not None},
     }  # fmt: skip
     if candidates is not None:
         data["alignment"] = {"max_tokens": 120, "gate": {"candidates": candidates}}

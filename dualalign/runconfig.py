@@ -8,8 +8,9 @@ from pydantic import Field
 
 from dualalign.alignment.config import AlignmentConfig
 from dualalign.cohorts.config import CohortConfig
-from dualalign.config import EngineConfig, StrictModel, load_model_yaml
+from dualalign.config import StrictModel, load_model_yaml
 from dualalign.eval.config import EvaluationConfig
+from dualalign.generate.registry import EngineConfig
 from dualalign.trajectories.config import TrajectoryConfig
 
 

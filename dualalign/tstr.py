@@ -19,16 +19,17 @@ from dualalign.alignment.gate import QualityGate
 from dualalign.alignment.grounding import Grounder
 from dualalign.alignment.plans import build_labelset_plans
 from dualalign.alignment.prototypes import LabelPrototypes
-from dualalign.config import EngineConfig, StrictModel
+from dualalign.config import StrictModel
 from dualalign.eval.gold import read_labelled, stratified_split
-from dualalign.generate.engine import Engine, make_engine
+from dualalign.generate.engine import Engine
 from dualalign.generate.outputs import build_outputs, generation_figures
+from dualalign.generate.registry import EngineConfig, make_engine
 from dualalign.generate.run import generate_plans
 from dualalign.io import read_jsonl, write_json, write_parquet, write_text
 from dualalign.runfolder import GENERATIONS, PLANS, REJECTIONS, SENTENCES
 from dualalign.train.classification import classification_metrics
 from dualalign.train.config import TrainConfig
-from dualalign.train.mixtures import METRICS, LabelledTexts, run_mixtures, summarize
+from dualalign.train.mixtures import LabelledTexts, run_mixtures, summary_figures, table_row
 from dualalign.trajectories.labelset import sample_label_mentions
 from dualalign.trajectories.pack import load_pack
 
@@ -65,8 +66,7 @@ def run_tstr(cfg: TstrConfig, engine: Engine | None = None) -> dict:
             synthetic, generation[str(seed)] = _generate(cfg, pack, active, seed, gold["text"].tolist())
             labels = sorted(real["label"].unique())
             scores = classification_metrics(test["label"].tolist(), floor.predict(test["text"].tolist()), labels)
-            tables.append(pd.DataFrame([{"mixture": FLOOR, "seed": seed, "n_train": 0,
-                                         **{m: scores[m] for m in METRICS}}]))  # fmt: skip
+            tables.append(pd.DataFrame([table_row(FLOOR, seed, 0, scores)]))
             by_variant = {v: LabelledTexts.from_frame(synthetic[synthetic["variant"] == v]) for v in cfg.variants}
             mixtures = ["gold", *(f"gold+{v}" for v in cfg.variants)] if len(gold) else []
             results = run_mixtures(
@@ -75,13 +75,8 @@ def run_tstr(cfg: TstrConfig, engine: Engine | None = None) -> dict:
             )  # fmt: skip
             tables.append(results.table)
     table = pd.concat(tables, ignore_index=True)
-    summary = summarize(table)
     metrics = {
-        "tstr": {
-            name: {m: {"mean": float(summary.loc[name, (m, "mean")]), "sd": _sd(summary.loc[name, (m, "sd")])}
-                   for m in (*METRICS, "n_train")}
-            for name in summary.index
-        },
+        "tstr": summary_figures(table),
         "runs": table.to_dict(orient="records"),
         "generation": generation,
         "setup": {**cfg.model_dump(mode="json", exclude={"engine", "alignment"}), "test_rows": int(len(test)),
@@ -106,7 +101,3 @@ def _generate(cfg: TstrConfig, pack, engine: Engine, seed: int, gold: list[str])
     write_parquet(out / REJECTIONS, rejections)
     write_parquet(out / SENTENCES, sentences)
     return sentences, generation_figures(plans, generations, sentences, rejections)
-
-
-def _sd(value: float) -> float | None:
-    return None if pd.isna(value) else float(value)

@@ -9,7 +9,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from dualalign.config import EngineConfig
+from dualalign.generate.registry import ENGINES
 from dualalign.models import EMBEDDED, prepared_dir, resolve_model
 
 console = Console()
@@ -55,7 +55,7 @@ def serve(
 
 def chat(
     prompt: str = typer.Argument(..., help="The user message."),
-    engine: str = typer.Option("vllm", help="vllm, openai or transformers."),
+    engine: str = typer.Option("vllm", help=f"Engine kind: {', '.join(ENGINES)}."),
     model: str = typer.Option("embedded:smollm2-135m-instruct", help="HF id, local path or embedded:<name>."),
     base_url: str = typer.Option(None, help="For --engine openai: the server's /v1 URL."),
     max_tokens: int = typer.Option(128),
@@ -65,12 +65,11 @@ def chat(
 ) -> None:
     """Send one chat message through an engine and print the reply (a quick check of a set-up)."""
     from dualalign.config import validate_model
-    from dualalign.generate.engine import make_engine
     from dualalign.generate.records import GenerationRequest
+    from dualalign.generate.registry import EngineConfig, make_engine
 
-    config = validate_model(
-        EngineConfig, {"kind": engine, "model": model, "base_url": base_url}, "command line"
-    )
+    given = {"kind": engine, "model": model, "base_url": base_url}
+    config = validate_model(EngineConfig, {k: v for k, v in given.items() if v is not None}, "command line")
     request = GenerationRequest(
         id="chat",
         messages=[{"role": "user", "content": prompt}],

@@ -4,18 +4,30 @@ from __future__ import annotations
 
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Sequence
+from typing import ClassVar
 
-from dualalign.config import EngineConfig
+from pydantic import Field
+
+from dualalign.config import StrictModel
 from dualalign.generate.records import GenerationRequest, GenerationResult
 from dualalign.hardware import DtypeChoice
 
 ResultCallback = Callable[[GenerationResult], None]
 
 
+class BaseEngineConfig(StrictModel):
+    """The settings every engine kind has. Each engine's module subclasses it with `kind: Literal[<its name>]`
+    and its own settings; `dualalign.generate.registry.EngineConfig` picks the subclass by `kind`."""
+
+    kind: str
+    model: str = Field("embedded:smollm2-135m-instruct", description="HF id, local path or embedded:<name>")
+
+
 class Engine(ABC):
     """Generates text for batches of requests. Use as a context manager, or call `close()`."""
 
-    name: str
+    name: str  # its kind, as in `dualalign.generate.registry.ENGINES`
+    config_type: ClassVar[type[BaseEngineConfig]]  # the `engine:` section it takes
     dtype: DtypeChoice | None = None  # the dtype the model runs in, where this process loads it
 
     def describe(self) -> dict:
@@ -40,18 +52,3 @@ class Engine(ABC):
 
     def __exit__(self, *exc: object) -> None:
         self.close()
-
-
-def make_engine(config: EngineConfig) -> Engine:
-    """Build the engine a config names. vllm and transformers load the model now; openai connects lazily."""
-    if config.kind == "vllm":
-        from dualalign.generate.vllm_engine import VLLMEngine
-
-        return VLLMEngine(config)
-    if config.kind == "openai":
-        from dualalign.generate.openai_engine import OpenAIEngine
-
-        return OpenAIEngine(config)
-    from dualalign.generate.transformers_engine import TransformersEngine
-
-    return TransformersEngine(config)

@@ -6,13 +6,13 @@ import asyncio
 import logging
 import time
 from collections.abc import Sequence
-from typing import Any
+from typing import Any, Literal
 
 import httpx
+from pydantic import Field
 
-from dualalign.config import EngineConfig
-from dualalign.errors import DualAlignError, EngineError
-from dualalign.generate.engine import Engine, ResultCallback
+from dualalign.errors import EngineError
+from dualalign.generate.engine import BaseEngineConfig, Engine, ResultCallback
 from dualalign.generate.records import GenerationRequest, GenerationResult
 
 log = logging.getLogger(__name__)
@@ -22,12 +22,24 @@ class ServerUnavailable(Exception):
     """Connection errors, timeouts or 5xx replies outlasted the retries."""
 
 
+class OpenAIConfig(BaseEngineConfig):
+    """A server's address and how hard to push it: concurrent requests, timeouts, retries with backoff."""
+
+    kind: Literal["openai"] = "openai"
+    base_url: str = Field(min_length=1, description="the server's /v1 URL, e.g. http://127.0.0.1:8000/v1")
+    api_key: str = "EMPTY"
+    served_model_name: str | None = Field(None, description="the model's name on the server (default: model)")
+    max_concurrency: int = Field(8, ge=1)
+    timeout_s: float = Field(120.0, gt=0)
+    max_retries: int = Field(3, ge=0)
+    backoff_s: float = Field(0.5, ge=0)
+
+
 class OpenAIEngine(Engine):
     name = "openai"
+    config_type = OpenAIConfig
 
-    def __init__(self, config: EngineConfig):
-        if not config.base_url:
-            raise DualAlignError("engine.base_url is required for engine.kind=openai (e.g. http://127.0.0.1:8000/v1)")
+    def __init__(self, config: OpenAIConfig):
         self.config = config
         self.base_url = config.base_url.rstrip("/")
         self.model_name = config.served_model_name or config.model

@@ -7,7 +7,6 @@ from collections.abc import Sequence
 from contextlib import nullcontext
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 import pandas as pd
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
@@ -19,17 +18,15 @@ from dualalign.alignment.plans import Plan, read_plans
 from dualalign.alignment.schema import reply_model
 from dualalign.errors import EngineError
 from dualalign.generate.candidates import generate_gated, plan_request
-from dualalign.generate.engine import Engine, make_engine
+from dualalign.generate.engine import BaseEngineConfig, Engine
 from dualalign.generate.export import export_dataset, fhir_bundles, write_fhir
 from dualalign.generate.outputs import build_outputs, generation_figures
 from dualalign.generate.records import GenerationResult
+from dualalign.generate.registry import make_engine
 from dualalign.generate.structured import generate_structured
 from dualalign.io import append_jsonl, read_json, read_jsonl, repair_jsonl, stable_hash, write_json, write_parquet
 from dualalign.runfolder import COHORT, DATASET, FHIR, GENERATIONS, NOTES, PLANS, REJECTIONS, SENTENCES, RunFolder
 from dualalign.trajectories.pack import load_pack
-
-if TYPE_CHECKING:
-    from dualalign.runconfig import RunConfig
 
 log = logging.getLogger(__name__)
 
@@ -101,34 +98,33 @@ def generate_plans(
 
 
 def run_generation_stage(
-    config: "RunConfig", run: RunFolder, progress: bool = True, engine: Engine | None = None,
-    references: Sequence[str] = (),
-) -> tuple[list[str], dict]:
+    cfg: AlignmentConfig, engine_cfg: BaseEngineConfig, pack_ref: str, run: RunFolder, progress: bool = True,
+    engine: Engine | None = None, references: Sequence[str] = (),
+) -> dict:
     """The pipeline's generation stage: generate (resuming), then write notes, sentences, exports and figures.
 
     Returns, for the manifest, what the engine that wrote the generations ran as (its dtype and why), as recorded
     in `generations.meta.json`.
 
-    `engine`: an already loaded engine (else one is made from `config.engine` and closed after). `references`:
+    `engine`: an already loaded engine (else one is made from `engine_cfg` and closed after). `references`:
     real texts the gate must not let through copies of (the pack's examples always count). Generations made
     under other engine settings or retries are moved aside (kept, renamed with their key), not mixed with new ones.
     """
     plans = read_plans(run.path / PLANS)
-    key = stable_hash({"engine": config.engine.model_dump(mode="json"), "retries": config.alignment.retries})
+    key = stable_hash({"engine": engine_cfg.model_dump(mode="json"), "retries": cfg.retries})
     meta_path, gen_path = run.path / "generations.meta.json", run.path / GENERATIONS
     if gen_path.exists() and meta_path.exists() and read_json(meta_path)["key"] != key:
         old = read_json(meta_path)["key"]
         gen_path.rename(run.path / f"generations.{old}.jsonl")
         log.warning("engine settings changed: earlier generations kept as generations.%s.jsonl", old)
     meta = read_json(meta_path) if gen_path.exists() and meta_path.exists() else {}
-    meta.update(key=key, engine=config.engine.model_dump(mode="json"))
+    meta.update(key=key, engine=engine_cfg.model_dump(mode="json"))
     write_json(meta_path, meta)
 
-    cfg = config.alignment
-    pack = load_pack(config.trajectories.pack)
+    pack = load_pack(pack_ref)
     done = {r["id"] for r in read_jsonl(gen_path)}
     if any(p.id not in done for p in plans):
-        with nullcontext(engine) if engine is not None else make_engine(config.engine) as active:
+        with nullcontext(engine) if engine is not None else make_engine(engine_cfg) as active:
             write_json(meta_path, {**meta, "loaded": active.describe()})
             gate = QualityGate(pack, cfg.grounding, cfg.gate, references)
             summary = generate_plans(plans, active, run.path, gate, cfg, progress)

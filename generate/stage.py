@@ -3,30 +3,41 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import TYPE_CHECKING
 
-from dualalign.generate.engine import Engine
+from dualalign.alignment.config import AlignmentConfig
+from dualalign.generate.engine import BaseEngineConfig, Engine
 from dualalign.generate.run import run_generation_stage
 from dualalign.io import stable_hash
 from dualalign.runfolder import COHORT, DATASET, FHIR, GENERATIONS, NOTES, PLANS, REJECTIONS, SENTENCES, RunFolder
 from dualalign.stage import Stage
 from dualalign.trajectories.pack import resolve_pack_path
 
-if TYPE_CHECKING:
-    from dualalign.runconfig import RunConfig
 
-
-def generation_stage(config: RunConfig, run: RunFolder, progress: bool = True, engine: Engine | None = None,
-                     references: Sequence[str] = ()) -> Stage:  # fmt: skip
+def generation_stage(
+    cfg: AlignmentConfig,
+    engine_cfg: BaseEngineConfig,
+    pack: str,
+    seed: int,
+    run: RunFolder,
+    progress: bool = True,
+    engine: Engine | None = None,
+    references: Sequence[str] = (),
+) -> Stage:
     """Reads the engine and alignment sections, the plans (which carry the rendered templates), the cohort (for
     FHIR), the pack (the gate and grounding check text against its labels, definitions and examples) and the
     `references` the gate keeps generated text from copying (the run's gold texts)."""
     section = {
-        "engine": config.engine.model_dump(mode="json"),
-        "alignment": config.alignment.model_dump(mode="json"),
-        "seed": config.seed,
+        "engine": engine_cfg.model_dump(mode="json"),
+        "alignment": cfg.model_dump(mode="json"),
+        "seed": seed,
         "references": stable_hash(list(references)),
     }
-    inputs = (run.file(PLANS), run.file(COHORT), resolve_pack_path(config.trajectories.pack))
-    return Stage("generate", section, inputs, (GENERATIONS, NOTES, SENTENCES, REJECTIONS, DATASET, FHIR),
-                 lambda: run_generation_stage(config, run, progress, engine, references), own_bar=True)
+    inputs = (run.file(PLANS), run.file(COHORT), resolve_pack_path(pack))
+    return Stage(
+        "generate",
+        section,
+        inputs,
+        (GENERATIONS, NOTES, SENTENCES, REJECTIONS, DATASET, FHIR),
+        lambda: run_generation_stage(cfg, engine_cfg, pack, run, progress, engine, references),
+        own_bar=True,
+    )

@@ -9,10 +9,12 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Sequence
+from typing import Literal
 
-from dualalign.config import EngineConfig
+from pydantic import Field
+
 from dualalign.errors import EngineError
-from dualalign.generate.engine import Engine, ResultCallback
+from dualalign.generate.engine import BaseEngineConfig, Engine, ResultCallback
 from dualalign.generate.records import GenerationRequest, GenerationResult
 from dualalign.hardware import resolve_dtype
 from dualalign.models import resolve_model
@@ -20,10 +22,17 @@ from dualalign.models import resolve_model
 log = logging.getLogger(__name__)
 
 
+class TransformersConfig(BaseEngineConfig):
+    kind: Literal["transformers"] = "transformers"
+    dtype: str = "auto"
+    batch_size: int = Field(16, ge=1)
+
+
 class TransformersEngine(Engine):
     name = "transformers"
+    config_type = TransformersConfig
 
-    def __init__(self, config: EngineConfig):
+    def __init__(self, config: TransformersConfig):
         from transformers import AutoModelForCausalLM, AutoTokenizer
 
         self.config = config

@@ -11,11 +11,12 @@ import os
 import time
 import weakref
 from collections.abc import Sequence
-from typing import Any
+from typing import Any, Literal
 
-from dualalign.config import EngineConfig
+from pydantic import Field
+
 from dualalign.errors import EngineError
-from dualalign.generate.engine import Engine, ResultCallback
+from dualalign.generate.engine import BaseEngineConfig, Engine, ResultCallback
 from dualalign.generate.records import GenerationRequest, GenerationResult
 from dualalign.hardware import resolve_dtype
 from dualalign.models import resolve_model
@@ -38,7 +39,19 @@ IN_PROCESS_ENV = {"VLLM_CPU_NUM_OF_RESERVED_CPU": "0"}
 _loaded: weakref.ref | None = None
 
 
-def vllm_engine_args(config: EngineConfig, model_path: str, dtype: str) -> dict[str, Any]:
+class VLLMConfig(BaseEngineConfig):
+    """In-process vLLM: these settings go to vllm.LLM; `engine_args` takes any other vllm.LLM argument."""
+
+    kind: Literal["vllm"] = "vllm"
+    dtype: str = "auto"
+    max_model_len: int = Field(2048, gt=0)
+    tensor_parallel_size: int = Field(1, ge=1)
+    gpu_memory_utilization: float = Field(0.9, gt=0, le=1)
+    quantization: str | None = None
+    engine_args: dict[str, Any] = Field(default_factory=dict)
+
+
+def vllm_engine_args(config: VLLMConfig, model_path: str, dtype: str) -> dict[str, Any]:
     """vllm.LLM keyword arguments from the config and the resolved dtype; `engine_args` overrides everything else."""
     from vllm.platforms import current_platform
 
@@ -65,8 +78,9 @@ def vllm_engine_args(config: EngineConfig, model_path: str, dtype: str) -> dict[
 
 class VLLMEngine(Engine):
     name = "vllm"
+    config_type = VLLMConfig
 
-    def __init__(self, config: EngineConfig):
+    def __init__(self, config: VLLMConfig):
         for name, value in ENGINE_ENV.items():
             os.environ.setdefault(name, value)
         global _loaded

@@ -29,8 +29,7 @@ def shared_data() -> Path:
 @pytest.fixture(scope="session")
 def vllm_engine():
     """One in-process vLLM engine on the embedded model, shared by every test of the session."""
-    from dualalign.config import EngineConfig
-    from dualalign.generate import make_engine
+    from dualalign.generate import EngineConfig, make_engine
 
     engine = make_engine(EngineConfig(kind="vllm", max_model_len=2048))
     yield engine
@@ -39,8 +38,7 @@ def vllm_engine():
 
 @pytest.fixture(scope="session")
 def transformers_engine():
-    from dualalign.config import EngineConfig
-    from dualalign.generate import make_engine
+    from dualalign.generate import EngineConfig, make_engine
 
     engine = make_engine(EngineConfig(kind="transformers", batch_size=8))
     yield engine

@@ -39,7 +39,7 @@ def test_every_command_has_help():
 def test_user_error_is_one_message_without_traceback():
     result = run("chat", "hello", "--engine", "openai")
     assert result.returncode == 2
-    assert "engine.base_url is required" in result.stderr
+    assert "base_url: required" in result.stderr
     assert "Traceback" not in result.stderr
 
 

@@ -3,8 +3,9 @@ from pathlib import Path
 import pytest
 from pydantic import ValidationError
 
-from dualalign.config import EngineConfig
 from dualalign.errors import ConfigError
+from dualalign.generate import EngineConfig
+from dualalign.generate.registry import ENGINES
 from dualalign.runconfig import RunConfig, load_config
 
 
@@ -35,9 +36,36 @@ def test_wrong_type_is_named_with_the_value(tmp_path):
         load_config(path)
 
 
-def test_wrong_choice_is_named(tmp_path):
-    with pytest.raises(ConfigError, match=r"engine.kind"):
+def test_unknown_engine_kind_is_named_with_the_known_kinds(tmp_path):
+    with pytest.raises(ConfigError, match=r"engine\.kind: unknown engine kind; known kinds: vllm, openai, transformers "
+                                          r"\(got 'llamacpp'\)"):  # fmt: skip
         load_config(write(tmp_path, "engine:\n  kind: llamacpp\n"))
+
+
+def test_a_setting_of_another_engine_kind_says_whose_it_is(tmp_path):
+    with pytest.raises(ConfigError, match=r"engine\.base_url: a setting of engine kind openai, not vllm"):
+        load_config(write(tmp_path, "engine:\n  kind: vllm\n  base_url: http://127.0.0.1:1/v1\n"))
+    with pytest.raises(ConfigError, match=r"engine\.batch_size: a setting of engine kind transformers, not openai"):
+        load_config(write(tmp_path, "engine:\n  kind: openai\n  base_url: http://x/v1\n  batch_size: 4\n"))
+
+
+def test_an_engine_section_without_kind_is_vllm(tmp_path):
+    config = load_config(write(tmp_path, "engine:\n  max_model_len: 4096\n"))
+    assert config.engine.kind == "vllm" and config.engine.max_model_len == 4096
+    assert type(config.engine) is ENGINES["vllm"].config_type
+    assert EngineConfig() == config.engine.model_copy(update={"max_model_len": 2048})
+
+
+def test_the_registry_lists_the_three_engine_kinds():
+    assert list(ENGINES) == ["vllm", "openai", "transformers"]
+    for kind, engine in ENGINES.items():  # the registry's kind is the one its config class carries
+        assert engine.config_type.model_fields["kind"].default == kind
+    assert type(EngineConfig(kind="transformers", batch_size=4)) is ENGINES["transformers"].config_type
+
+
+def test_an_openai_engine_needs_a_base_url(tmp_path):
+    with pytest.raises(ConfigError, match=r"engine\.base_url: required"):
+        load_config(write(tmp_path, "engine:\n  kind: openai\n"))
 
 
 def test_missing_file_and_bad_yaml(tmp_path):

@@ -50,9 +50,8 @@ def test_vllm_continues_a_given_start_of_the_reply(vllm_engine):
 
 def test_a_second_in_process_vllm_engine_is_refused(vllm_engine):
     """vLLM keeps its parallel state in globals: a second in-process engine would break the first one."""
-    from dualalign.config import EngineConfig
     from dualalign.errors import EngineError
-    from dualalign.generate import make_engine
+    from dualalign.generate import EngineConfig, make_engine
 
     with pytest.raises(EngineError, match="already loaded in this process"):
         make_engine(EngineConfig(kind="vllm"))

@@ -7,9 +7,8 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 
-from dualalign.config import EngineConfig
 from dualalign.errors import EngineError
-from dualalign.generate import GenerationRequest, make_engine
+from dualalign.generate import EngineConfig, GenerationRequest, make_engine
 from dualalign.generate.server import free_port
 
 

@@ -10,8 +10,7 @@ import httpx
 import pytest
 from pydantic import BaseModel
 
-from dualalign.config import EngineConfig
-from dualalign.generate import GenerationRequest, generate_structured, make_engine
+from dualalign.generate import EngineConfig, GenerationRequest, generate_structured, make_engine
 from dualalign.generate.server import free_port
 
 pytestmark = pytest.mark.slow

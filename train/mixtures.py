@@ -26,7 +26,9 @@ MIXTURES = ("gold", *(f"gold+{v}" for v in VARIANTS), *VARIANTS)
 def mixture_names(variants: Sequence[str]) -> list[str]:
     """The mixtures that the given synthetic variants make possible, in report order."""
     return ["gold", *(f"gold+{v}" for v in variants), *variants]
+# The scores of `classification_metrics` that each run records; a summary adds the training set's size.
 METRICS = ("accuracy", "macro_f1", "micro_f1", "macro_precision", "macro_recall")
+FIGURES = (*METRICS, "n_train")
 
 
 @dataclass(frozen=True)
@@ -103,7 +105,6 @@ class MixtureResults:
 
     def to_metrics(self) -> dict[str, Any]:
         """The `classification` section of metrics.json (schema in `dualalign.eval.report`)."""
-        summary = self.summary
         per_label_f1: dict[str, dict[str, dict]] = {}
         f1 = self.per_label.groupby(["mixture", "label"], sort=False)["f1"].agg(["mean", "std"])
         for (mix, lab), row in f1.iterrows():
@@ -112,11 +113,7 @@ class MixtureResults:
             "classifier": self.classifier,
             "labels": self.labels,
             "seeds": sorted(int(s) for s in self.table["seed"].unique()),
-            "summary": {
-                mix: {m: {"mean": _num(summary.loc[mix, (m, "mean")]), "sd": _num(summary.loc[mix, (m, "sd")])}
-                      for m in (*METRICS, "n_train")}
-                for mix in summary.index
-            },
+            "summary": summary_figures(self.table),
             "runs": json.loads(self.table.to_json(orient="records")),
             "per_label_f1": per_label_f1,
             "confusion": {mix: {"labels": self.labels, "matrix": m} for mix, m in self.confusion.items()},
@@ -128,10 +125,22 @@ def _num(value: Any) -> float | None:
 
 
 def summarize(table: pd.DataFrame) -> pd.DataFrame:
-    """Mean and standard deviation (ddof=1; NaN for one seed) of each metric per mixture, in mixture order."""
-    cols = [c for c in (*METRICS, "n_train") if c in table.columns]
+    """Mean and standard deviation (ddof=1; NaN for one seed) of each figure per mixture, in mixture order."""
+    cols = [c for c in FIGURES if c in table.columns]
     out = table.groupby("mixture", sort=False)[cols].agg(["mean", "std"])
     return out.rename(columns={"std": "sd"}, level=1)
+
+
+def summary_figures(table: pd.DataFrame) -> dict[str, dict[str, dict[str, float | None]]]:
+    """`summarize(table)` for metrics.json: mixture -> figure -> {"mean", "sd"} (None where not measurable)."""
+    s = summarize(table)
+    return {mix: {f: {"mean": _num(s.loc[mix, (f, "mean")]), "sd": _num(s.loc[mix, (f, "sd")])} for f in FIGURES}
+            for mix in s.index}  # fmt: skip
+
+
+def table_row(mixture: str, seed: int, n_train: int, scores: Mapping[str, Any]) -> dict[str, Any]:
+    """One row of a comparison's table: which training set, seed and size, and its `METRICS` from `scores`."""
+    return {"mixture": mixture, "seed": seed, "n_train": n_train, **{m: scores[m] for m in METRICS}}
 
 
 def run_mixtures(classifier: str, gold: LabelledTexts, test: LabelledTexts,
@@ -163,7 +172,7 @@ def run_mixtures(classifier: str, gold: LabelledTexts, test: LabelledTexts,
                 raise DataError(f"mixture {mix!r}: training labels {stray} occur in neither the test set nor gold")
             model = make_classifier(classifier, **{**(settings or {}), "seed": seed}).fit(train.texts, train.labels)
             scores = classification_metrics(test.labels, model.predict(test.texts), labels)
-            rows.append({"mixture": mix, "seed": seed, "n_train": len(train), **{m: scores[m] for m in METRICS}})
+            rows.append(table_row(mix, seed, len(train), scores))
             label_rows += [{"mixture": mix, "seed": seed, "label": lab, **vals}
                            for lab, vals in scores["per_label"].items()]
             matrix = np.asarray(scores["confusion_matrix"])
