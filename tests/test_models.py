@@ -50,8 +50,7 @@ def test_bad_references_fail_clearly(tmp_path):
 
 
 GEMMA_ANSWERS = """
-from dualalign.config import EngineConfig
-from dualalign.generate import make_engine
+from dualalign.generate import EngineConfig, make_engine
 from dualalign.generate.records import GenerationRequest
 from dualalign.models import resolve_model
 
