@@ -9,7 +9,8 @@ from typer.testing import CliRunner
 
 from dualalign.cohorts import CohortConfig, build_cohort, count_exact_copies, load_reference, split_holdout
 from dualalign.cohorts.cli import app, load_section
-from dualalign.cohorts.synthesizer import load_synthesizer
+from dualalign.cohorts.report import cohort_report
+from dualalign.cohorts.synthesizer import load_synthesizer, table_metadata
 from dualalign.io import read_json
 
 OASIS_SECTION = {
@@ -58,8 +59,20 @@ def test_oasis_acceptance(oasis_run):
     # privacy against the holdout baseline: synthetic rows are no closer to training rows than real unseen ones
     assert report["privacy"]["dcr_synthetic_median"] >= 0.5 * report["privacy"]["dcr_holdout_median"]
     assert 0 <= report["privacy"]["dcr_overfitting_protection"] <= 1
+    # a distance-based membership-inference attack does no better than chance (30 members, 30 non-members)
+    assert 0.3 <= report["privacy"]["membership_inference_auc"] <= 0.7
     assert (out_dir / "cohort_plots" / "age.png").stat().st_size > 1000
     assert "quality: score" in shown and "pass" in shown
+
+
+def test_membership_inference_catches_profiles_that_copy_their_training_rows(oasis_run):
+    cfg, seed, out_dir, _ = oasis_run
+    training, holdout = split_holdout(load_reference(cfg, seed), cfg.holdout_fraction, seed)
+    metadata = table_metadata(load_synthesizer(out_dir / "synthesizer.pkl"))
+    leaky = training.sample(frac=1, random_state=0).reset_index(drop=True)  # "sampling" that returns its rows
+    report = cohort_report(training, leaky, metadata, holdout=holdout, seed=seed)
+    assert report["privacy"]["membership_inference_auc"] > 0.95
+    assert report["privacy"]["exact_copies"] > 0
 
 
 def test_saved_synthesizer_loads_back_and_report_shows(oasis_run):
