@@ -129,9 +129,8 @@ def prepare_embedded(name: str) -> Path:
         build = Path(tempfile.mkdtemp(prefix=f".{target.name}.", dir=target.parent))
         build.chmod(0o755)
         try:
-            if EMBEDDED[name].assembler:
-                source = _assemble(EMBEDDED[name], build / "gguf" / source.name)
-            _gguf_to_checkpoint(source, build)
+            gguf = _assemble(EMBEDDED[name], build / "gguf" / source.name) if EMBEDDED[name].assembler else source
+            _gguf_to_checkpoint(gguf, build)
             shutil.rmtree(build / "gguf", ignore_errors=True)
             (build / COMPLETE_MARKER).write_text(str(source) + "\n")
             if target.exists():  # a half-built folder from a killed process
