@@ -4,7 +4,8 @@ Rules, in the order they are checked (the first that fires names the rejection):
 - surface rules, for every variant: empty or too short / too long, placeholders (`[X]`, `<name>`), broken
   characters (U+FFFD, left by a character cut in two), list stubs and headings, file names and addresses, dates
   and long digit runs, talk about the task ("JSON", "this response", "2 or 3 sentences"), refusals, role
-  confusion (a "patient" who says "I am a doctor"), PHI-like names, the wrong voice (a clinician's "I", a
+  confusion (a "patient" who says "I am a doctor"), PHI (names, places, dates, contact details: `alignment.phi`,
+  patterns then Presidio), the wrong voice (a clinician's "I", a
   patient's "the patient"), an echo of the prompt (a run of its words outside the planned terms, such as the
   profile read back), an echo of the label (nothing said beyond the label's and the condition's own words);
   before the rules, a patient-voice text that names its own diagnosis has the name replaced by "this" (its
@@ -28,13 +29,14 @@ import numpy as np
 
 from dualalign.alignment.config import GateConfig, GroundingConfig
 from dualalign.alignment.grounding import WORD, term_in_text
+from dualalign.alignment.phi import PhiDetector
 from dualalign.alignment.prototypes import LabelPrototypes
 from dualalign.encoders import load_sentence_encoder
 from dualalign.trajectories.pack import ConditionPack
 
 REASONS = (
     "engine", "cut_off", "too_short", "too_long", "placeholder", "garbled", "list_or_heading", "file_or_address",
-    "date_or_number", "task_talk", "refusal", "role_confusion", "phi_name", "wrong_voice", "prompt_echo",
+    "date_or_number", "task_talk", "refusal", "role_confusion", "phi", "wrong_voice", "prompt_echo",
     "label_echo", "copy", "near_duplicate", "off_label",
 )  # fmt: skip
 
@@ -69,10 +71,6 @@ PATTERNS: dict[str, re.Pattern] = {
         r"\b(?:i'?m|i am) (?:a|your|the) (?:doctor|physician|nurse|clinician|healthcare provider)\b|"
         r"\bas (?:a|your) (?:doctor|physician|nurse)\b|\b(?:dear|hello|hi),? (?:doctor|dr)\b",
         re.IGNORECASE,
-    ),
-    "phi_name": re.compile(
-        r"(?i:\bmy name is\b)|\b(?:I'm|I am|(?i:called|named)) [A-Z][a-z]+\b|"
-        r"\b(?:Mr|Mrs|Ms|Miss|Dr|Prof)\.? [A-Z][a-z]+"
     ),
 }
 # A clinician's sentence in the first person, or a patient's in the third, is in the wrong voice.
@@ -132,6 +130,7 @@ class QualityGate:
         self.references = [e for label in pack.labels.values() for e in label.examples] + list(references)
         self._reference_vectors = self.encoder.embed(self.references)
         self._reference_words = [WORD.findall(r.lower()) for r in self.references]
+        self.phi = PhiDetector.for_pack(pack)
         self._diagnosis = {lab: _diagnosis_pattern(pack.labels[lab].name) for lab in self.labels}
         self._accepted: dict[str, list[np.ndarray]] = {}
 
@@ -148,6 +147,8 @@ class QualityGate:
                 continue
             if pattern.search(text):
                 return reason
+        if self.phi.find(text):
+            return "phi"
         if WRONG_VOICE[target.patient_voice].search(text):
             return "wrong_voice"
         if target.prompt and self._echoes_prompt(text, target):

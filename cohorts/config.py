@@ -78,6 +78,13 @@ class CohortConfig(StrictModel):
     reject_copies: bool = Field(True, description="redraw profiles identical to a reference row")
     # report
     min_quality: float = Field(0.8, ge=0, le=1)
+    known_columns: list[str] = Field(
+        default_factory=lambda: ["age", "sex", "race_ethnicity", "education_years"],
+        description="attribute disclosure: what an attacker knows of a real person (those present are used)",
+    )
+    sensitive_columns: list[str] | None = Field(
+        None, description="attribute disclosure: the columns the attacker guesses, each on its own (None: all others)"
+    )
     plots: bool = True
 
     def source_path(self) -> Path | None:

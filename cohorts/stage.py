@@ -47,7 +47,8 @@ def report(cfg: CohortConfig, synthesizer: Any, training: pd.DataFrame, holdout:
            profiles: pd.DataFrame, sampling: dict[str, Any], seed: int) -> tuple[dict[str, Any], dict[str, bytes]]:
     """The report dict (with what was fitted) and its plots (PNG bytes by file name)."""
     result = cohort_report(training, profiles, table_metadata(synthesizer), holdout=holdout, sampling=sampling,
-                           min_quality=cfg.min_quality, seed=seed)
+                           min_quality=cfg.min_quality, known_columns=cfg.known_columns,
+                           sensitive_columns=cfg.sensitive_columns, seed=seed)
     result = {"source": cfg.source, "synthesizer": cfg.synthesizer, "seed": seed, **result}
     plots = column_plots(training, profiles) if cfg.plots else {}
     result["plots"] = [f"{COHORT_PLOTS}/{name}" for name in plots]

@@ -1,5 +1,5 @@
-"""`dualalign run`: cohort -> trajectories -> plans -> generation -> evaluation, each stage skipped when its config and
-inputs are unchanged, each writing its artifacts atomically into the run folder."""
+"""`dualalign run`: cohort -> trajectories -> plans -> generation -> evaluation -> export, each stage skipped when its
+config and inputs are unchanged, each writing its artifacts atomically into the run folder."""
 
 from __future__ import annotations
 
@@ -12,13 +12,14 @@ from rich.console import Console
 from dualalign.alignment.stage import plans_stage
 from dualalign.cohorts.stage import cohort_stage
 from dualalign.eval.gold import read_labelled
+from dualalign.eval.release import export_stage
 from dualalign.eval.stage import evaluation_stage
 from dualalign.generate.engine import Engine
 from dualalign.generate.stage import generation_stage
 from dualalign.io import stable_hash, write_text
 from dualalign.logs import log_to
 from dualalign.runconfig import RunConfig
-from dualalign.runfolder import CONFIG, RunFolder, Timer
+from dualalign.runfolder import CONFIG, RunFolder, Timer, package_versions
 from dualalign.stage import Stage
 from dualalign.trajectories.pack import load_pack
 from dualalign.trajectories.stage import trajectory_stage
@@ -26,16 +27,19 @@ from dualalign.trajectories.stage import trajectory_stage
 log = logging.getLogger(__name__)
 CONSOLE = Console(stderr=True)
 
-STAGES = ("cohort", "trajectories", "plans", "generate", "evaluate")
+STAGES = ("cohort", "trajectories", "plans", "generate", "evaluate", "export")
 
 
 class Pipeline:
     """Runs the stages of one config in one run folder."""
 
-    def __init__(self, config: RunConfig, force: bool = False, progress: bool = True, engine: Engine | None = None):
-        """`engine`: an already loaded engine to generate with (else one is made from `config.engine`)."""
+    def __init__(self, config: RunConfig, force: bool = False, progress: bool = True, engine: Engine | None = None,
+                 release_override: str | None = None):  # fmt: skip
+        """`engine`: an already loaded engine to generate with (else one is made from `config.engine`).
+        `release_override`: the reason to export even though a privacy check failed (recorded)."""
         self.config = config
         self.engine = engine
+        self.release_override = release_override
         self.run = RunFolder(config.out_dir)
         self.force = force
         self.progress = progress
@@ -51,8 +55,16 @@ class Pipeline:
             generation_stage(
                 c.alignment, c.engine, c.trajectories.pack, c.seed, run, self.progress, self.engine, self._gold_texts()
             ),
-            evaluation_stage(c.evaluation, c.trajectories.pack, c.seed, run),
+            evaluation_stage(c.evaluation, c.privacy, c.trajectories.pack, c.seed, run),
+            export_stage(c.privacy, self.provenance(), c.trajectories.pack, c.alignment.diagnosis_date, run,
+                         self.release_override),  # fmt: skip
         ]
+
+    def provenance(self) -> dict:
+        """What the cards say made the run: the config's hash, the seed, the engine and the package versions."""
+        engine = self.config.engine
+        return {"config_hash": stable_hash(self.config.model_dump(mode="json")), "seed": self.config.seed,
+                "engine": {"kind": engine.kind, "model": engine.model}, "versions": package_versions()}  # fmt: skip
 
     def run_stage(self, stage: Stage) -> bool:
         """Run `stage` unless it is done with the same key; record it. Returns whether it ran.
@@ -94,7 +106,7 @@ class Pipeline:
         """The `run` section of metrics.json: the config's hash, the seed and each recorded stage's seconds."""
         recorded = self.run.manifest()["stages"]
         return {
-            "config_hash": stable_hash(self.config.model_dump(mode="json")),
+            "config_hash": self.provenance()["config_hash"],
             "seed": self.config.seed,
             "stage_seconds": {name: recorded[name]["seconds"] for name in STAGES if name in recorded},
         }

@@ -40,11 +40,14 @@ def show_generation(metrics: dict) -> None:
 
 def run(
     config: Path = typer.Argument(..., help="Run config YAML."),
-    stages: str = typer.Option("cohort,trajectories,plans,generate,evaluate", help="Stages to run."),
+    stages: str = typer.Option("cohort,trajectories,plans,generate,evaluate,export", help="Stages to run."),
     force: bool = typer.Option(False, help="Run stages even when their config and inputs are unchanged."),
+    release_override: str = typer.Option(
+        None, help="Export even though a privacy check failed, for this reason (recorded in the manifest and card)."
+    ),
 ) -> None:
-    """Run the pipeline of a config: cohort -> trajectories -> plans -> generate -> evaluate (unchanged stages are
-    skipped)."""
+    """Run the pipeline of a config: cohort -> trajectories -> plans -> generate -> evaluate -> export (unchanged
+    stages are skipped; export only when the privacy checks pass)."""
     from dualalign.io import read_json
     from dualalign.pipeline import STAGES, Pipeline
     from dualalign.runconfig import load_config
@@ -53,7 +56,7 @@ def run(
     unknown = sorted(set(wanted) - set(STAGES))
     if unknown:
         raise typer.BadParameter(f"unknown stages {unknown}; stages: {', '.join(STAGES)}")
-    pipeline = Pipeline(load_config(config), force=force)
+    pipeline = Pipeline(load_config(config), force=force, release_override=release_override)
     pipeline.run_all(wanted)
     show_generation(read_json(pipeline.run.path / "metrics.json"))
     console.print(f"run folder: [bold]{pipeline.run.path}[/]")

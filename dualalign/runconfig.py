@@ -9,7 +9,7 @@ from pydantic import Field
 from dualalign.alignment.config import AlignmentConfig
 from dualalign.cohorts.config import CohortConfig
 from dualalign.config import StrictModel, load_model_yaml
-from dualalign.eval.config import EvaluationConfig
+from dualalign.eval.config import EvaluationConfig, PrivacyConfig
 from dualalign.generate.registry import EngineConfig
 from dualalign.trajectories.config import TrajectoryConfig
 
@@ -24,6 +24,7 @@ class RunConfig(StrictModel):
     alignment: AlignmentConfig = Field(default_factory=AlignmentConfig)
     engine: EngineConfig = Field(default_factory=EngineConfig)
     evaluation: EvaluationConfig = Field(default_factory=EvaluationConfig)
+    privacy: PrivacyConfig = Field(default_factory=PrivacyConfig)
 
 
 def load_config(path: str | Path) -> RunConfig:

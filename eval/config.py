@@ -18,3 +18,29 @@ class EvaluationConfig(StrictModel):
     passed_only: bool = Field(True, description="train on synthetic sentences that passed the grounding checks only")
     train: TrainConfig = Field(default_factory=TrainConfig)
     examples_per_cell: int = Field(3, ge=0, description="example sentences per label and variant in the report")
+
+
+class PrivacyConfig(StrictModel):
+    """The release gate: what every privacy check must show before `dataset/` and `fhir/` are written.
+
+    A check whose figure was not measured (no holdout, no store, no text) is shown as such and does not block."""
+
+    max_membership_auc: float = Field(
+        0.6, ge=0.5, le=1, description="profiles: ROC AUC of a distance-based membership-inference attack telling "
+        "fitted reference rows from held-out ones (0.5: chance)",
+    )  # fmt: skip
+    max_exact_copies: int = Field(0, ge=0, description="profiles identical to a reference row")
+    min_disclosure_protection: float = Field(
+        0.5, ge=0, le=1, description="profiles: SDMetrics DisclosureProtection (CAP attack from age, sex, race and "
+        "education) of the most exposed sensitive column; 1: no more than the column's own distribution tells",
+    )  # fmt: skip
+    max_timeline_linkage: float = Field(
+        0.05, ge=0, le=1, description="trajectories: share of patients whose visit timeline equals a stored one"
+    )
+    max_phi_texts: int = Field(0, ge=0, description="texts in which the PHI detector finds a name, place, date, ...")
+    max_copied_share: float = Field(
+        0.01, ge=0, le=1, description="texts sharing a run of 8 words with a gold text or pack example"
+    )
+    max_near_duplicate_share: float = Field(
+        0.01, ge=0, le=1, description="texts whose embedding is within cosine 0.95 of a gold text or pack example"
+    )

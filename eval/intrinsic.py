@@ -12,6 +12,7 @@ from typing import Any
 
 import pandas as pd
 
+from dualalign.alignment.phi import PhiDetector
 from dualalign.errors import DataError
 from dualalign.eval.diversity import distinct_n, embedding_dispersion, self_bleu
 from dualalign.eval.faithfulness import demographic_agreement, plan_measures
@@ -29,11 +30,13 @@ def require_columns(df: pd.DataFrame, columns: Sequence[str], what: str) -> None
 
 def intrinsic_measures(sentences: pd.DataFrame, profiles: pd.DataFrame | None = None,
                        references: Sequence[str] | None = None, model: str = "embedded:minilm-l6",
-                       max_texts: int = 500, seed: int = 0) -> dict[str, dict[str, Any]]:
+                       max_texts: int = 500, seed: int = 0, phi: PhiDetector | None = None
+                       ) -> dict[str, dict[str, Any]]:
     """Per variant: size, plan faithfulness, grounding, demographics, diversity, copying and a PHI scan.
 
     The plan is the variant's own planned rows, or every variant's planned rows for a variant without a plan
-    (unguided). Self-BLEU and embedding dispersion use at most `max_texts` texts per variant, drawn with `seed`.
+    (unguided). `phi`: the PHI detector (one allowing the pack's words, say). Self-BLEU and embedding dispersion
+    use at most `max_texts` texts per variant, drawn with `seed`.
     """
     require_columns(sentences, SENTENCE_COLUMNS, "sentences")
     if profiles is not None:
@@ -55,7 +58,7 @@ def intrinsic_measures(sentences: pd.DataFrame, profiles: pd.DataFrame | None = 
         m["embedding_dispersion"] = embedding_dispersion(texts, model, max_texts=max_texts, seed=seed)
         if references:
             m |= copying_measures(texts, references, model)
-        m["phi"] = phi_scan(texts)
+        m["phi"] = phi_scan(texts, phi)
         out[str(variant)] = {k: _clean(v) for k, v in m.items()}
     return out
 

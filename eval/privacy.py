@@ -1,37 +1,31 @@
-"""Privacy checks of generated text: copying from reference texts, and PHI-like strings."""
+"""Privacy checks of generated text: copying from reference texts, and PHI."""
 
 from __future__ import annotations
 
-import re
 from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
 
+from dualalign.alignment.phi import KINDS, PhiDetector
 from dualalign.eval.diversity import ngrams, tokens
 
-PHI_PATTERNS: dict[str, re.Pattern] = {
-    "titled_name": re.compile(r"\b(?:Mr|Mrs|Ms|Miss|Dr|Prof)\.?\s+[A-Z][a-z]+(?:[-'][A-Z][a-z]+)?(?:\s+[A-Z][a-z]+)?"),
-    "phone": re.compile(r"(?<![\w-])(?:\+?1[\s.-]?)?(?:\(\d{3}\)\s?|\d{3}[\s.-])\d{3}[\s.-]\d{4}(?![\w-])"),
-    "ssn": re.compile(r"(?<![\w-])\d{3}-\d{2}-\d{4}(?![\w-])"),
-    "email": re.compile(r"\b[\w.+-]+@[\w-]+(?:\.[\w-]+)*\.[A-Za-z]{2,}\b"),
-    "record_number": re.compile(r"\b(?:MRN|medical record(?: number)?)\s*[:#]?\s*\d{5,}\b", re.IGNORECASE),
-}
 
-
-def phi_scan(texts: Sequence[str], max_examples: int = 5) -> dict[str, dict[str, Any]]:
-    """Counts and first examples of PHI-like strings per category: titled names (Mr./Mrs./Dr. Name), phone
-    numbers, SSN-like numbers, e-mail addresses, medical record numbers. `texts_flagged` counts texts with any."""
-    out: dict[str, dict[str, Any]] = {k: {"count": 0, "examples": []} for k in PHI_PATTERNS}
+def phi_scan(texts: Sequence[str], detector: PhiDetector | None = None, max_examples: int = 5
+             ) -> dict[str, dict[str, Any]]:
+    """Counts and first examples of PHI per kind (`alignment.phi.KINDS`: names, places, specific dates, phone
+    numbers, e-mail addresses, ...), found by `detector` (default: one that allows no words); `texts_flagged`
+    counts texts with any."""
+    detector = detector or PhiDetector()
+    out: dict[str, dict[str, Any]] = {k: {"count": 0, "examples": []} for k in KINDS}
     flagged = 0
     for text in texts:
-        hit = False
-        for kind, pattern in PHI_PATTERNS.items():
-            found = pattern.findall(text)
-            out[kind]["count"] += len(found)
-            out[kind]["examples"] += found[:max_examples - len(out[kind]["examples"])]
-            hit = hit or bool(found)
-        flagged += hit
+        hits = detector.find(text)
+        for hit in hits:
+            out[hit.kind]["count"] += 1
+            if len(out[hit.kind]["examples"]) < max_examples:
+                out[hit.kind]["examples"].append(hit.text)
+        flagged += bool(hits)
     return {**out, "texts_flagged": {"count": flagged, "examples": []}}
 
 

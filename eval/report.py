@@ -31,8 +31,7 @@ metrics.json schema (what `render_report` reads; every section is optional):
         "distinct_1", "distinct_2", "distinct_3", "self_bleu", "embedding_dispersion",
         "longest_shared_ngram_max", "longest_shared_ngram_mean", "share_copied_ngram",  # with references
         "nn_similarity_mean", "nn_similarity_max", "share_near_duplicate",
-        "phi": {kind: {"count": int, "examples": [str]}}   # titled_name, phone, ssn, email,
-                                                           # record_number, texts_flagged
+        "phi": {kind: {"count": int, "examples": [str]}}   # alignment.phi.KINDS and texts_flagged
       }}
     }
 """
@@ -104,6 +103,7 @@ def render_report(metrics: dict[str, Any], tables: dict[str, pd.DataFrame], exam
     context = {
         "gate": Markup(_html_table(gate.rename_axis("reason"))) if gate is not None else None,
         "rejected": rejected or {},
+        "privacy": metrics.get("privacy"),
         "run": metrics.get("run", {}),
         "classifier": classification.get("classifier"),
         "seeds": classification.get("seeds", []),

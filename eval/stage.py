@@ -1,5 +1,5 @@
 """The evaluation stage: intrinsic measures per variant, the downstream comparison when gold data is
-given, and `report.html`."""
+given, the privacy checks of the release gate, and `report.html`."""
 
 from __future__ import annotations
 
@@ -7,26 +7,43 @@ from pathlib import Path
 
 import pandas as pd
 
-from dualalign.eval.config import EvaluationConfig
+from dualalign.alignment.phi import PhiDetector
+from dualalign.eval.config import EvaluationConfig, PrivacyConfig
 from dualalign.eval.gold import read_labelled, stratified_split
 from dualalign.eval.intrinsic import intrinsic_measures
+from dualalign.eval.release import privacy_checks
 from dualalign.eval.report import render_report
-from dualalign.io import read_json
-from dualalign.runfolder import COHORT, COHORT_PLOTS, METRICS, REJECTIONS, REPORT, SENTENCES, RunFolder
+from dualalign.io import read_json, write_json
+from dualalign.runfolder import (
+    COHORT,
+    COHORT_PLOTS,
+    COHORT_REPORT,
+    METRICS,
+    REJECTIONS,
+    RELEASE,
+    REPORT,
+    SENTENCES,
+    TRAJECTORIES,
+    RunFolder,
+)
 from dualalign.stage import Stage
 from dualalign.train.mixtures import LabelledTexts, run_mixtures
 from dualalign.trajectories.pack import ConditionPack, load_pack, resolve_pack_path
 
 
-def evaluation_stage(ev: EvaluationConfig, pack: str, seed: int, run: RunFolder) -> Stage:
-    """Reads the sentences, the cohort, the pack (its examples are references for the privacy figures) and gold."""
-    inputs = (run.file(SENTENCES), run.file(COHORT), resolve_pack_path(pack), *((Path(ev.gold),) if ev.gold else ()))
-    config = {"evaluation": ev.model_dump(mode="json"), "pack": pack, "seed": seed}
-    return Stage("evaluate", config, inputs, (REPORT,), lambda: evaluate_run(ev, pack, seed, run))
+def evaluation_stage(ev: EvaluationConfig, privacy: PrivacyConfig, pack: str, seed: int, run: RunFolder) -> Stage:
+    """Reads the sentences, the cohort and its report, the trajectories (whose linkage figure the privacy checks
+    read), the pack (its examples are references for the privacy figures) and gold."""
+    inputs = (run.file(SENTENCES), run.file(COHORT), run.file(COHORT_REPORT), run.file(TRAJECTORIES),
+              resolve_pack_path(pack), *((Path(ev.gold),) if ev.gold else ()))  # fmt: skip
+    config = {"evaluation": ev.model_dump(mode="json"), "privacy": privacy.model_dump(mode="json"), "pack": pack,
+              "seed": seed}  # fmt: skip
+    return Stage("evaluate", config, inputs, (REPORT, RELEASE), lambda: evaluate_run(ev, privacy, pack, seed, run))
 
 
-def evaluate_run(ev: EvaluationConfig, pack_ref: str, seed: int, run: RunFolder) -> None:
-    """Write the `intrinsic` (and, with gold data, `classification`) sections of metrics.json and the report."""
+def evaluate_run(ev: EvaluationConfig, privacy: PrivacyConfig, pack_ref: str, seed: int, run: RunFolder) -> None:
+    """Write the `intrinsic` (and, with gold data, `classification`) sections of metrics.json, the privacy checks
+    and the figures the cards show (`release.json`, and the `privacy` section), and the report."""
     pack = load_pack(pack_ref)
     sentences = pd.read_parquet(run.file(SENTENCES))
     profiles = pd.read_parquet(run.file(COHORT))
@@ -35,7 +52,8 @@ def evaluate_run(ev: EvaluationConfig, pack_ref: str, seed: int, run: RunFolder)
     if gold is not None:
         references += gold["text"].tolist()
     if not sentences.empty:
-        run.update_metrics("intrinsic", intrinsic_measures(sentences, profiles, references, seed=seed))
+        run.update_metrics("intrinsic", intrinsic_measures(sentences, profiles, references, seed=seed,
+                                                                  phi=PhiDetector.for_pack(pack)))
     if gold is not None:
         train, test = stratified_split(gold, ev.test_fraction, seed)
         synthetic = sentences[sentences["passed"]] if ev.passed_only else sentences
@@ -46,7 +64,26 @@ def evaluate_run(ev: EvaluationConfig, pack_ref: str, seed: int, run: RunFolder)
             t.seeds, t.ratio, t.cap, t.settings,
         )  # fmt: skip
         run.update_metrics("classification", results.to_metrics())
+    metrics = read_json(run.file(METRICS))
+    checks = privacy_checks(metrics, privacy)
+    run.update_metrics("privacy", checks)
+    write_json(run.file(RELEASE), {**checks, "figures": card_figures(metrics)})
     write_report(run, pack, ev.examples_per_cell)
+
+
+def card_figures(metrics: dict) -> dict:
+    """What the dataset and model cards show besides the checks: per variant the size, grounding, label
+    expression and diversity of the text; the downstream comparison, if one was run."""
+    generation, intrinsic = metrics.get("generation", {}), metrics.get("intrinsic", {})
+    text = {
+        variant: {"sentences": m["sentences"], "grounding_rate": generation.get(variant, {}).get("grounding_rate"),
+                  "label_expression_rate": generation.get(variant, {}).get("label_expression_rate"),
+                  "distinct_2": m.get("distinct_2"), "self_bleu": m.get("self_bleu")}
+        for variant, m in intrinsic.items()
+    }  # fmt: skip
+    c = metrics.get("classification")
+    classification = {k: c[k] for k in ("classifier", "labels", "seeds", "summary")} if c else None
+    return {"text": text, "classification": classification}
 
 
 def write_report(run: RunFolder, pack: ConditionPack, examples_per_cell: int = 3) -> Path:

@@ -1,4 +1,5 @@
-"""Exports of a run's outputs: a Hugging Face `datasets` folder and FHIR R4 bundles, one per patient."""
+"""Exports of a run's outputs: a Hugging Face dataset folder (Parquet and a card) and FHIR R4 bundles, one per
+patient."""
 
 from __future__ import annotations
 
@@ -17,19 +18,21 @@ SEX_TO_GENDER = {"F": "female", "M": "male"}
 FHIR_NAMESPACE = uuid.UUID("0f5a3d3c-5d2e-4c1c-9b7e-6a1f0e2d4c3b")  # fixed: the same run gives the same ids
 
 
-def export_dataset(tables: dict[str, pd.DataFrame], out_dir: Path) -> Path:
-    """Save tables as a `datasets.DatasetDict` folder (`load_from_disk` opens it), replaced atomically."""
-    from datasets import Dataset, DatasetDict
+def export_dataset(tables: dict[str, pd.DataFrame], out_dir: Path, card: str) -> Path:
+    """Save each table as a Hugging Face dataset config (`<name>/train.parquet`) with `card` as the folder's
+    README.md (whose YAML front matter names the configs), replaced atomically: `datasets.load_dataset(out_dir,
+    name)` opens it, and so does the Hub after an upload."""
+    from datasets import Dataset
 
     out_dir = Path(out_dir)
     out_dir.parent.mkdir(parents=True, exist_ok=True)
-    dataset = DatasetDict(
-        {name: Dataset.from_pandas(df.astype({c: str for c in df.columns if c.endswith("date")}), preserve_index=False)
-         for name, df in tables.items()}
-    )  # fmt: skip
     build = Path(tempfile.mkdtemp(prefix=f".{out_dir.name}.", dir=out_dir.parent))
     try:
-        dataset.save_to_disk(str(build))
+        for name, df in tables.items():
+            (build / name).mkdir()
+            dates = {c: str for c in df.columns if c.endswith("date")}
+            Dataset.from_pandas(df.astype(dates), preserve_index=False).to_parquet(str(build / name / "train.parquet"))
+        (build / "README.md").write_text(card, encoding="utf-8")
         _swap_in(build, out_dir)
     finally:
         shutil.rmtree(build, ignore_errors=True)

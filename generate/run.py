@@ -8,7 +8,6 @@ from contextlib import nullcontext
 from dataclasses import dataclass
 from pathlib import Path
 
-import pandas as pd
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
 from dualalign.alignment.config import AlignmentConfig
@@ -19,13 +18,12 @@ from dualalign.alignment.schema import reply_model
 from dualalign.errors import EngineError
 from dualalign.generate.candidates import generate_gated, plan_request
 from dualalign.generate.engine import BaseEngineConfig, Engine
-from dualalign.generate.export import export_dataset, fhir_bundles, write_fhir
 from dualalign.generate.outputs import build_outputs, generation_figures
 from dualalign.generate.records import GenerationResult
 from dualalign.generate.registry import make_engine
 from dualalign.generate.structured import generate_structured
 from dualalign.io import append_jsonl, read_json, read_jsonl, repair_jsonl, stable_hash, write_json, write_parquet
-from dualalign.runfolder import COHORT, DATASET, FHIR, GENERATIONS, NOTES, PLANS, REJECTIONS, SENTENCES, RunFolder
+from dualalign.runfolder import GENERATIONS, NOTES, PLANS, REJECTIONS, SENTENCES, RunFolder
 from dualalign.trajectories.pack import load_pack
 
 log = logging.getLogger(__name__)
@@ -101,7 +99,7 @@ def run_generation_stage(
     cfg: AlignmentConfig, engine_cfg: BaseEngineConfig, pack_ref: str, run: RunFolder, progress: bool = True,
     engine: Engine | None = None, references: Sequence[str] = (),
 ) -> dict:
-    """The pipeline's generation stage: generate (resuming), then write notes, sentences, exports and figures.
+    """The pipeline's generation stage: generate (resuming), then write notes, sentences, rejections and figures.
 
     Returns, for the manifest, what the engine that wrote the generations ran as (its dtype and why), as recorded
     in `generations.meta.json`.
@@ -135,8 +133,5 @@ def run_generation_stage(
     write_parquet(run.file(NOTES), notes)
     write_parquet(run.file(SENTENCES), sentences)
     write_parquet(run.file(REJECTIONS), rejections)
-    export_dataset({"notes": notes, "sentences": sentences}, run.file(DATASET))
-    profiles = pd.read_parquet(run.file(COHORT))
-    write_fhir(fhir_bundles(notes, profiles, cfg.diagnosis_date), run.file(FHIR))
     run.update_metrics("generation", generation_figures(plans, generations, sentences, rejections))
     return {"engine": read_json(meta_path).get("loaded")}

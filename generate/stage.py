@@ -1,4 +1,4 @@
-"""The generation stage: plans in; generations, notes, sentences (graded against the pack) and exports out."""
+"""The generation stage: plans in; generations, notes and sentences (graded against the pack) out."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ from dualalign.alignment.config import AlignmentConfig
 from dualalign.generate.engine import BaseEngineConfig, Engine
 from dualalign.generate.run import run_generation_stage
 from dualalign.io import stable_hash
-from dualalign.runfolder import COHORT, DATASET, FHIR, GENERATIONS, NOTES, PLANS, REJECTIONS, SENTENCES, RunFolder
+from dualalign.runfolder import GENERATIONS, NOTES, PLANS, REJECTIONS, SENTENCES, RunFolder
 from dualalign.stage import Stage
 from dualalign.trajectories.pack import resolve_pack_path
 
@@ -23,21 +23,21 @@ def generation_stage(
     engine: Engine | None = None,
     references: Sequence[str] = (),
 ) -> Stage:
-    """Reads the engine and alignment sections, the plans (which carry the rendered templates), the cohort (for
-    FHIR), the pack (the gate and grounding check text against its labels, definitions and examples) and the
-    `references` the gate keeps generated text from copying (the run's gold texts)."""
+    """Reads the engine and alignment sections, the plans (which carry the rendered templates), the pack (the gate
+    and grounding check text against its labels, definitions and examples) and the `references` the gate keeps
+    generated text from copying (the run's gold texts)."""
     section = {
         "engine": engine_cfg.model_dump(mode="json"),
         "alignment": cfg.model_dump(mode="json"),
         "seed": seed,
         "references": stable_hash(list(references)),
     }
-    inputs = (run.file(PLANS), run.file(COHORT), resolve_pack_path(pack))
+    inputs = (run.file(PLANS), resolve_pack_path(pack))
     return Stage(
         "generate",
         section,
         inputs,
-        (GENERATIONS, NOTES, SENTENCES, REJECTIONS, DATASET, FHIR),
+        (GENERATIONS, NOTES, SENTENCES, REJECTIONS),
         lambda: run_generation_stage(cfg, engine_cfg, pack, run, progress, engine, references),
         own_bar=True,
     )

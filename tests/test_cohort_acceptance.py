@@ -12,6 +12,7 @@ from dualalign.cohorts.cli import app, load_section
 from dualalign.cohorts.report import cohort_report
 from dualalign.cohorts.synthesizer import load_synthesizer, table_metadata
 from dualalign.io import read_json
+from dualalign.runfolder import SYNTHESIZER
 
 OASIS_SECTION = {
     "one_row_per": "Subject ID",
@@ -61,6 +62,11 @@ def test_oasis_acceptance(oasis_run):
     assert 0 <= report["privacy"]["dcr_overfitting_protection"] <= 1
     # a distance-based membership-inference attack does no better than chance (30 members, 30 non-members)
     assert 0.3 <= report["privacy"]["membership_inference_auc"] <= 0.7
+    # an attacker who knows age, sex and education guesses Group, SES, MMSE, CDR, ... no better than chance allows
+    assert report["privacy"]["attribute_disclosure_known"] == ["age", "sex", "education_years"]
+    assert set(report["privacy"]["attribute_disclosure_by_column"]) == {"Group", "SES", "MMSE", "CDR", "eTIV", "nWBV",
+                                                                        "ASF"}  # fmt: skip
+    assert report["privacy"]["attribute_disclosure_protection"] >= 0.6
     assert (out_dir / "cohort_plots" / "age.png").stat().st_size > 1000
     assert "quality: score" in shown and "pass" in shown
 
@@ -68,16 +74,17 @@ def test_oasis_acceptance(oasis_run):
 def test_membership_inference_catches_profiles_that_copy_their_training_rows(oasis_run):
     cfg, seed, out_dir, _ = oasis_run
     training, holdout = split_holdout(load_reference(cfg, seed), cfg.holdout_fraction, seed)
-    metadata = table_metadata(load_synthesizer(out_dir / "synthesizer.pkl"))
+    metadata = table_metadata(load_synthesizer(out_dir / SYNTHESIZER))
     leaky = training.sample(frac=1, random_state=0).reset_index(drop=True)  # "sampling" that returns its rows
     report = cohort_report(training, leaky, metadata, holdout=holdout, seed=seed)
     assert report["privacy"]["membership_inference_auc"] > 0.95
+    assert report["privacy"]["attribute_disclosure_protection"] < 0.45  # the copies give sensitive values away
     assert report["privacy"]["exact_copies"] > 0
 
 
 def test_saved_synthesizer_loads_back_and_report_shows(oasis_run):
     cfg, seed, out_dir, _ = oasis_run
-    synthesizer = load_synthesizer(out_dir / "synthesizer.pkl")
+    synthesizer = load_synthesizer(out_dir / SYNTHESIZER)
     assert len(synthesizer.sample(num_rows=5)["cohort"]) == 5
     shown = CliRunner().invoke(app, ["report", "--out", str(out_dir)])
     assert shown.exit_code == 0 and "no exact copies" in shown.output
@@ -89,7 +96,8 @@ def test_builtin_spec_acceptance_and_same_seed(tmp_path):
     report = read_json(tmp_path / "a" / "cohort_report.json")
     assert report["quality"]["score"] >= 0.80
     assert report["privacy"]["exact_copies"] == 0 and all(report["checks"].values())
-    assert {"synthesizer.pkl", "cohort.parquet", "cohort_report.json"} <= {p.name for p in (tmp_path / "a").iterdir()}
+    assert {"cohort.parquet", "cohort_report.json"} <= {p.name for p in (tmp_path / "a").iterdir()}
+    assert (tmp_path / "a" / SYNTHESIZER).is_file()  # in private/, apart from what may be shared
     pd.testing.assert_frame_equal(profiles, pd.read_parquet(tmp_path / "a" / "cohort.parquet"))
     small = CohortConfig(n_profiles=50, spec_rows=1000, plots=False)
     pd.testing.assert_frame_equal(build_cohort(small, tmp_path / "b", 3), build_cohort(small, tmp_path / "c", 3))

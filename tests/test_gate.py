@@ -39,11 +39,11 @@ def symptoms():
     ("Here are the findings from the visit with the patient and her daughter today.", "task_talk"),
     ("5 more sentences, please. 12 Positations of memory loss in the patient.", "task_talk"),
     ("I'm sorry for the inconvenience, but I'm afraid I'm unable to provide that information.", "refusal"),
-    ("My name is Emily and I have been forgetting appointments for months now.", "phi_name"),
-    ("Mrs. Johnson has been forgetting her appointments for several months now.", "phi_name"),
+    ("My name is Emily and I have been forgetting appointments for months now.", "phi"),
+    ("Mrs. Johnson has been forgetting her appointments for several months now.", "phi"),
     ("Cognitive impairment in a patient with Alzheimer's disease, cognitive impairment symptom.", "label_echo"),
     ("18 years of age, and 4,000,000 sq ft of experience in neurology in California.", "date_or_number"),
-    ("A patient named Alex has trouble remembering where he parked his car.", "phi_name"),
+    ("A patient named Alex has trouble remembering where he parked his car.", "phi"),
     ("I'm not sure what's going on with her memory, but I am concerned about her.", "wrong_voice"),
 ])  # fmt: skip
 def test_surface_rules_reject_the_failures_seen(alzheimers, text, reason):
@@ -132,7 +132,7 @@ def test_best_of_n_keeps_the_grounded_candidate(alzheimers):
 
 def test_every_reason_is_named():
     tested = {"too_short", "placeholder", "garbled", "list_or_heading", "file_or_address", "date_or_number",
-              "task_talk", "refusal", "phi_name", "label_echo", "role_confusion", "copy", "off_label",
+              "task_talk", "refusal", "phi", "label_echo", "role_confusion", "copy", "off_label",
               "near_duplicate", "wrong_voice", "prompt_echo"}  # fmt: skip
     assert tested <= set(REASONS)
 

@@ -110,9 +110,28 @@ def test_phi_scan_finds_planted_identifiers():
         "The patient reports a headache for 3 days, BP 140/90, on 2024-05-01.",
     ]
     found = phi_scan(texts)
-    assert found["titled_name"]["examples"] == ["Mr. Johnson", "Dr. Priya Patel"]
+    assert found["name"]["examples"] == ["Mr. Johnson", "Dr. Priya Patel"]
     assert found["phone"]["examples"] == ["555-867-5309", "(212) 555-0199"]
     assert found["ssn"] == {"count": 1, "examples": ["123-45-6789"]}
     assert found["email"]["examples"] == ["jane.doe@example.org"]
     assert found["record_number"]["count"] == 1
-    assert found["texts_flagged"]["count"] == 3  # the clinical text with a date and a BP is not flagged
+    assert found["date"]["examples"] == ["2024-05-01"]  # a full date, found by Presidio; the BP is not a date
+    assert found["texts_flagged"]["count"] == 4
+
+
+def test_phi_scan_finds_what_the_patterns_miss():
+    """Presidio (spaCy NER) finds first names, places and specific dates; relative times, years, lower-case
+    words and the allowed vocabulary are not PHI."""
+    from dualalign.alignment.phi import PhiDetector
+
+    texts = [
+        "I live in Springfield and my daughter Sarah helps me with the bills.",
+        "On March 3 she got lost driving to the store she has used for years.",
+        "I have been forgetting names for the past six months, since 2019.",
+        "Her Alzheimer disease has made her forget her tarry stools.",
+    ]
+    found = phi_scan(texts, PhiDetector(allow=["alzheimer", "disease"]))
+    assert found["name"]["examples"] == ["Sarah"]
+    assert found["location"]["examples"] == ["Springfield"]
+    assert found["date"]["examples"] == ["March 3"]
+    assert found["texts_flagged"]["count"] == 2

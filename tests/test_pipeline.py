@@ -92,13 +92,14 @@ def test_evaluation_writes_intrinsic_measures_and_a_self_contained_report(small_
 
 
 def test_exports_open_in_their_tools(small_run):
-    from datasets import load_from_disk
+    from datasets import load_dataset
     from fhir.resources.R4B.bundle import Bundle
 
     config, out = small_run
-    dataset = load_from_disk(str(out / "dataset"))
-    assert dataset["sentences"].num_rows == len(pd.read_parquet(out / "sentences.parquet"))
+    dataset = load_dataset(str(out / "dataset"), "sentences", split="train")
+    assert dataset.num_rows == len(pd.read_parquet(out / "sentences.parquet"))
     notes = pd.read_parquet(out / "notes.parquet")
+    assert load_dataset(str(out / "dataset"), "notes", split="train").num_rows == len(notes)
     bundles = sorted((out / "fhir").glob("*.json"))
     assert {b.stem for b in bundles} == set(notes.loc[notes["status"] == "ok", "patient_id"])
     for path in bundles:
@@ -111,6 +112,53 @@ def test_exports_open_in_their_tools(small_run):
             assert doc.subject.reference in urls  # references resolve inside the bundle
             text = doc.content[0].attachment.data.decode()  # fhir.resources decodes base64Binary
             assert text == notes.set_index("plan_id").loc[doc.id, "text"]
+
+
+def test_the_default_run_passes_the_release_gate_and_carries_a_dataset_card(small_run):
+    from huggingface_hub import DatasetCard
+
+    config, out = small_run
+    privacy = read_json(out / "metrics.json")["privacy"]
+    results = {c["check"]: c["result"] for c in privacy["checks"]}
+    assert privacy["passed"] and results["membership inference AUC"] == "pass"
+    assert results["timeline linkage"] == "not measured"  # the pack's model, no real store
+    assert read_json(out / "manifest.json")["stages"]["export"]["release"] == {"failed_checks": [], "override": None}
+    card = DatasetCard.load(out / "dataset" / "README.md")
+    assert card.data.dualalign["model"] == "embedded:smollm2-135m-instruct"
+    assert card.data.dualalign["privacy_checks_passed"] is True
+    assert {c["config_name"] for c in card.data.configs} == {"sentences", "notes"}
+    assert "| membership inference AUC | profiles |" in card.text and "## Intended use" in card.text
+    assert (out / "private" / "synthesizer.pkl").is_file()  # real-data-derived: kept apart, never exported
+    exported = [p.name for d in ("dataset", "fhir") for p in (out / d).rglob("*")]
+    assert not [n for n in exported if n.endswith(".pkl")]
+    assert "Privacy: the release gate" in (out / "report.html").read_text()
+
+
+def test_a_leaky_store_fails_the_gate_exports_nothing_and_an_override_is_recorded(tmp_path, vllm_engine):
+    """Trajectories copied from a store without jitter link every patient to a stored timeline: the export stage
+    stops, naming the check, and writes nothing; with an override it exports and records why."""
+    from huggingface_hub import DatasetCard
+
+    from dualalign.eval.release import ReleaseBlocked
+    from dualalign.trajectories.store import TrajectoryStore
+
+    pack = load_pack("alzheimers")
+    store = tmp_path / "store.parquet"
+    TrajectoryStore.from_model(pack, 30, seed=1).table.to_parquet(store)
+    data = small_config(tmp_path / "run", variants=["guided"])
+    data["cohort"]["n_profiles"] = 3
+    data["trajectories"] = {"store": str(store), "day_jitter": 0, "embedding_weight": 0.0}
+    config = RunConfig.model_validate(data)
+    with pytest.raises(ReleaseBlocked, match=r"timeline linkage \(trajectories\): 1, needs <= 0.05"):
+        Pipeline(config, progress=False, engine=vllm_engine).run_all()
+    assert not (tmp_path / "run" / "dataset").exists() and not (tmp_path / "run" / "fhir").exists()
+    assert (tmp_path / "run" / "report.html").is_file()  # the report shows the failed check for review
+    Pipeline(config, progress=False, engine=vllm_engine, release_override="reviewed: test data").run_all()
+    record = read_json(tmp_path / "run" / "manifest.json")["stages"]["export"]["release"]
+    assert record == {"failed_checks": ["timeline linkage"], "override": "reviewed: test data"}
+    card = DatasetCard.load(tmp_path / "run" / "dataset" / "README.md")
+    assert card.data.dualalign["release_override"] == "reviewed: test data"
+    assert "Released under an override" in card.text
 
 
 def test_unchanged_stages_are_skipped_and_changed_ones_rerun(small_run, vllm_engine):

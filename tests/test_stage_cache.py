@@ -9,6 +9,7 @@ import yaml
 
 from dualalign.alignment.plans import read_plans
 from dualalign.io import read_json
+from dualalign.eval.release import ReleaseBlocked
 from dualalign.pipeline import STAGES, Pipeline
 from dualalign.runconfig import RunConfig
 from dualalign.runfolder import GENERATIONS, MANIFEST, METRICS, PLANS, SENTENCES
@@ -27,8 +28,8 @@ def test_stages_in_order_declare_what_they_read_and_write(tmp_path):
     pack = resolve_pack_path("alzheimers")
     assert pack in by_name["generate"].inputs and pack in by_name["evaluate"].inputs
     assert tmp_path / "sentences.j2" in by_name["plans"].inputs
-    assert {"synthesizer.pkl", "cohort.parquet", "cohort_sampling.json", "cohort_report.json", "cohort_plots"} == set(
-        by_name["cohort"].outputs)
+    assert {"private/synthesizer.pkl", "cohort.parquet", "cohort_sampling.json", "cohort_report.json",
+            "cohort_plots"} == set(by_name["cohort"].outputs)  # fmt: skip
 
 
 def test_editing_pack_examples_reruns_grounding_and_evaluation(tmp_path, vllm_engine):
@@ -48,7 +49,9 @@ def test_editing_pack_examples_reruns_grounding_and_evaluation(tmp_path, vllm_en
                 "candidates": []} for p in read_plans(run / PLANS)]  # fmt: skip
     (run / GENERATIONS).write_text("".join(json.dumps(r) + "\n" for r in replies))
 
-    Pipeline(config, progress=False, engine=vllm_engine).run_all()
+    with pytest.raises(ReleaseBlocked, match="texts copying a real text"):  # the release gate sees the copies
+        Pipeline(config, progress=False, engine=vllm_engine).run_all()
+    assert not (run / "dataset").exists()
     before = read_json(run / MANIFEST)["stages"]
     assert pd.read_parquet(run / SENTENCES)["copies_example"].all()
     shared_before = read_json(run / METRICS)["intrinsic"]["guided"]["share_copied_ngram"]

@@ -11,6 +11,7 @@ import pytest
 from dualalign.encoders import load_sentence_encoder
 from dualalign.errors import DataError
 from dualalign.trajectories import TrajectoryConfig, load_pack, sample_trajectories
+from dualalign.trajectories.stage import source_figures
 from dualalign.trajectories.store import TrajectoryStore, notes_to_table
 
 # patient -> (age, sex, risk factors, [(day, note type, stage, [(label, term), ...]), ...])
@@ -156,20 +157,42 @@ def test_model_filled_store_and_pipeline(pack, encoder, tmp_path):
     path = tmp_path / "store.parquet"
     store.table.to_parquet(path)
     profiles = store.patients[["patient_id", "age", "sex", *pack.risk_factors]].head(5)
-    cfg = TrajectoryConfig(store=path, k_neighbors=1, embedding_weight=0.0)
+    cfg = TrajectoryConfig(store=path, k_neighbors=1, embedding_weight=0.0, day_jitter=0)
     out = sample_trajectories(profiles, cfg, seed=0)
-    # k=1 on an identical profile returns the stored patient's own notes
+    # k=1 on an identical profile, without jitter, returns the stored patient's own notes: every timeline links
     for pid in profiles["patient_id"]:
         own = store.notes[store.notes.patient_id == pid]
         got = out[out.patient_id == pid]
         assert got["visit_day"].tolist() == own["visit_day"].tolist()
         assert got["mentions"].tolist() == own["mentions"].tolist()
+    assert source_figures(out, cfg)["timeline_linkage"] == 1.0
     # the multiplier tops up mentions from the model, never repeating a term in a note
     store.build_index(encoder)
     dense = store.sample(profiles, k=3, mention_multiplier=3.0, seed=1)
     base = store.sample(profiles, k=3, seed=1)
     assert dense["mentions"].map(len).sum() == pytest.approx(3 * base["mentions"].map(len).sum(), rel=0.15)
     assert all(len({m["term"] for m in ms}) == len(ms) for ms in dense["mentions"])
+
+
+def test_day_jitter_unlinks_copied_timelines(pack, tmp_path):
+    """Store retrieval copies a real patient's visit days; the default jitter moves each day by up to 14 days,
+    and then (almost) no sampled timeline equals a stored one."""
+    store = TrajectoryStore.from_model(pack, 60, seed=2)
+    path = tmp_path / "store.parquet"
+    store.table.to_parquet(path)
+    profiles = store.patients[["patient_id", "age", "sex", *pack.risk_factors]]
+    cfg = TrajectoryConfig(store=path, k_neighbors=1, embedding_weight=0.0)
+    assert cfg.day_jitter == 14
+    out = sample_trajectories(profiles, cfg, seed=0)
+    copied = sample_trajectories(profiles, cfg.model_copy(update={"day_jitter": 0}), seed=0)
+    assert all(g["visit_day"].is_monotonic_increasing for _, g in out.groupby("patient_id"))
+    span = out.groupby("patient_id")["visit_day"].agg(["min", "max", "size"])
+    stored = copied.groupby("patient_id")["visit_day"].agg(["min", "max", "size"])
+    assert (span["size"] == stored["size"]).all()  # the same notes, only their dates moved
+    assert (span[["min", "max"]] - stored[["min", "max"]]).abs().to_numpy().max() <= 14
+    assert (out["visit_day"].to_numpy() != copied["visit_day"].to_numpy()).mean() > 0.9
+    assert source_figures(copied, cfg)["timeline_linkage"] == 1.0
+    assert source_figures(out, cfg)["timeline_linkage"] <= 0.05
 
 
 def test_notes_to_table_round_trip(pack):

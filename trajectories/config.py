@@ -18,6 +18,10 @@ class TrajectoryConfig(StrictModel):
     mention_multiplier: float = Field(1.0, gt=0, description="scales the pack's mentions per note (paper: 5)")
     store: Path | None = Field(None, description="a real-trajectory table (CSV or Parquet); None: the pack's model")
     k_neighbors: int = Field(5, ge=1, description="stored patients a profile's trajectory is drawn from")
+    day_jitter: int = Field(
+        14, ge=0, description="store retrieval: each copied visit day moves by up to this many days, so that a "
+        "timeline is not a real patient's (0: copied as stored; the release gate checks the linkage)",
+    )
     embedding_model: str = Field("embedded:minilm-l6", description="sentence encoder of the store's index")
     embedding_weight: float = Field(
         0.3, ge=0, le=1, description="share of the embedding similarity in the retrieval score (rest: profile)"

@@ -31,7 +31,17 @@ def sample_trajectories(profiles: pd.DataFrame, cfg: TrajectoryConfig, seed: int
     store = TrajectoryStore.read(cfg.store, pack)
     if cfg.embedding_weight > 0:
         store.build_index(load_sentence_encoder(cfg.embedding_model))
-    return store.sample(profiles, k=cfg.k_neighbors, embedding_weight=cfg.embedding_weight, **window)
+    return store.sample(profiles, k=cfg.k_neighbors, embedding_weight=cfg.embedding_weight,
+                        day_jitter=cfg.day_jitter, **window)  # fmt: skip
+
+
+def source_figures(notes: pd.DataFrame, cfg: TrajectoryConfig) -> dict:
+    """Where the trajectories came from and, from a store, how many could be linked back to a stored patient."""
+    if cfg.store is None:
+        return {"source": f"pack {cfg.pack} model", "timeline_linkage": None}
+    store = TrajectoryStore.read(cfg.store, load_pack(cfg.pack))
+    linkage = store.linkage(notes, cfg.years_before, cfg.years_after)
+    return {"source": str(cfg.store), "day_jitter": cfg.day_jitter, "timeline_linkage": linkage}
 
 
 def write_trajectories(path: str | Path, notes: pd.DataFrame) -> None:
@@ -47,10 +57,13 @@ def read_trajectories(path: str | Path) -> pd.DataFrame:
 
 
 def trajectory_stage(cfg: TrajectoryConfig, seed: int, run: RunFolder) -> Stage:
-    """Profiles of the cohort in, `trajectories.parquet` out; reads the pack (and the store, if one is given)."""
+    """Profiles of the cohort in, `trajectories.parquet` out (and the `trajectories` figures of metrics.json);
+    reads the pack (and the store, if one is given)."""
 
     def work() -> None:
-        write_trajectories(run.file(TRAJECTORIES), sample_trajectories(pd.read_parquet(run.file(COHORT)), cfg, seed))
+        notes = sample_trajectories(pd.read_parquet(run.file(COHORT)), cfg, seed)
+        write_trajectories(run.file(TRAJECTORIES), notes)
+        run.update_metrics("trajectories", source_figures(notes, cfg))
 
     inputs = (run.file(COHORT), resolve_pack_path(cfg.pack), *((Path(cfg.store),) if cfg.store else ()))
     return Stage("trajectories", {"trajectories": cfg.model_dump(mode="json"), "seed": seed}, inputs,

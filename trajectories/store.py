@@ -250,12 +250,15 @@ class TrajectoryStore:
         years_before: float = 10.0,
         years_after: float = 0.0,
         mention_multiplier: float = 1.0,
+        day_jitter: int = 0,
         seed: int = 0,
     ) -> pd.DataFrame:
         """Per profile, copy the trajectory of one of its k nearest stored patients (drawn by score).
 
         Visit days stay relative to diagnosis and ages follow the profile; notes outside the window are dropped.
-        A mention multiplier other than 1 thins or tops up each note's mentions from the pack's model.
+        Each visit day then moves by a whole number of days drawn from [-day_jitter, day_jitter] (kept inside the
+        window), so that a copied timeline stops being the stored patient's (see `linkage`). A mention
+        multiplier other than 1 thins or tops up each note's mentions from the pack's model.
         """
         profiles = check_profiles(profiles)
         rng = np.random.default_rng(seed)
@@ -271,13 +274,16 @@ class TrajectoryStore:
         rows = [by_patient.get(c, np.zeros(0, dtype=np.int64)) for c in chosen]
         pid = np.repeat(np.arange(len(profiles)), [len(r) for r in rows])
         src = in_window.iloc[np.concatenate(rows) if rows else []]
+        days = np.clip(src["visit_day"].to_numpy() + rng.integers(-day_jitter, day_jitter + 1, len(src)), lo, hi)
+        order = np.lexsort((days, pid))  # a patient's notes in date order again after the jitter
+        pid, src, days = pid[order], src.iloc[order], days[order].astype(np.int64)
         ids = profiles["patient_id"].to_numpy()
         out = pd.DataFrame(
             {
                 "patient_id": ids[pid],
                 "note_id": note_ids(ids, pid),
-                "visit_day": src["visit_day"].to_numpy(),
-                "age_at_visit": profiles["age"].to_numpy()[pid] + src["visit_day"].to_numpy() / DAYS_PER_YEAR,
+                "visit_day": days,
+                "age_at_visit": profiles["age"].to_numpy()[pid] + days / DAYS_PER_YEAR,
                 "note_type": src["note_type"].to_numpy(),
                 "stage": src["stage"].to_numpy(),
                 "mentions": [list(m) for m in src["mentions"]],
@@ -286,6 +292,16 @@ class TrajectoryStore:
         if mention_multiplier != 1.0:
             out["mentions"] = self._rescale(out, profiles, pid, mention_multiplier, rng)
         return out[NOTE_COLUMNS]
+
+    def linkage(self, notes: pd.DataFrame, years_before: float = 10.0, years_after: float = 0.0) -> float:
+        """The share of sampled patients in `notes` whose timeline (visit days and note types) is identical to a
+        stored patient's timeline in the same window: the timelines an attacker holding the real records could
+        link back to a person."""
+        lo, hi = np.floor(-years_before * DAYS_PER_YEAR), years_after * DAYS_PER_YEAR
+        stored = self.notes[(self.notes["visit_day"] >= lo) & (self.notes["visit_day"] <= hi)]
+        real = set(_timelines(stored).values)
+        sampled = _timelines(notes)
+        return float(sampled.isin(real).mean()) if len(sampled) else 0.0
 
     def _rescale(
         self, out: pd.DataFrame, profiles: pd.DataFrame, pid: np.ndarray, mult: float, rng: np.random.Generator
@@ -309,3 +325,9 @@ class TrajectoryStore:
             t = pack.lexicon[j]
             mentions[i].append({"label": t.label, "term": t.term, "domain": t.domain})
         return mentions
+
+
+def _timelines(notes: pd.DataFrame) -> pd.Series:
+    """Per patient, the sorted (visit day, note type) pairs of its notes, as one hashable tuple."""
+    pairs = pd.Series(list(zip(notes["visit_day"].astype(int), notes["note_type"].astype(str))), index=notes.index)
+    return pairs.groupby(notes["patient_id"]).agg(lambda p: tuple(sorted(p)))
