@@ -8,8 +8,8 @@ import pytest
 import yaml
 
 from dualalign.alignment.plans import read_plans
-from dualalign.io import read_json
 from dualalign.eval.release import ReleaseBlocked
+from dualalign.io import read_json
 from dualalign.pipeline import STAGES, Pipeline
 from dualalign.runconfig import RunConfig
 from dualalign.runfolder import GENERATIONS, MANIFEST, METRICS, PLANS, SENTENCES
