@@ -111,8 +111,13 @@ def show_report(result: dict[str, Any]) -> None:
         for key, value in result[section].items():
             if isinstance(value, float):
                 table.add_row(f"{section}: {key}", f"{value:.3f}")
-    for key, value in result["privacy"].items():
-        table.add_row(f"privacy: {key}", f"{value:.3f}" if isinstance(value, float) else str(value))
+    privacy = result["privacy"]
+    for key, value in privacy.items():
+        if isinstance(value, (int, float)):
+            table.add_row(f"privacy: {key}", f"{value:.3f}" if isinstance(value, float) else str(value))
+    known = ", ".join(privacy.get("attribute_disclosure_known", []))
+    for column, score in privacy.get("attribute_disclosure_by_column", {}).items():
+        table.add_row(f"privacy: disclosure of {column} from {known}", f"{score:.3f}")
     for entry in result.get("sampling", {}).get("strata", []):
         table.add_row(f"stratum: {entry['name']}", f"{entry['count']} ({entry['method']})")
     for check, passed in result["checks"].items():

@@ -11,6 +11,8 @@ from dualalign.cohorts import CohortConfig, build_cohort, count_exact_copies, lo
 from dualalign.cohorts.cli import app, load_section
 from dualalign.cohorts.report import cohort_report
 from dualalign.cohorts.synthesizer import load_synthesizer, table_metadata
+from dualalign.eval.config import PrivacyConfig
+from dualalign.eval.release import privacy_checks
 from dualalign.io import read_json
 from dualalign.runfolder import SYNTHESIZER
 
@@ -67,6 +69,8 @@ def test_oasis_acceptance(oasis_run):
     assert set(report["privacy"]["attribute_disclosure_by_column"]) == {"Group", "SES", "MMSE", "CDR", "eTIV", "nWBV",
                                                                         "ASF"}  # fmt: skip
     assert report["privacy"]["attribute_disclosure_protection"] >= 0.6
+    gate = privacy_checks({"cohort": report}, PrivacyConfig())  # the release gate's profile checks pass
+    assert gate["passed"] and {c["check"]: c["result"] for c in gate["checks"]}["membership inference AUC"] == "pass"
     assert (out_dir / "cohort_plots" / "age.png").stat().st_size > 1000
     assert "quality: score" in shown and "pass" in shown
 
@@ -80,6 +84,10 @@ def test_membership_inference_catches_profiles_that_copy_their_training_rows(oas
     assert report["privacy"]["membership_inference_auc"] > 0.95
     assert report["privacy"]["attribute_disclosure_protection"] < 0.45  # the copies give sensitive values away
     assert report["privacy"]["exact_copies"] > 0
+    gate = privacy_checks({"cohort": report}, PrivacyConfig())
+    failed = [c["check"] for c in gate["checks"] if c["result"] == "fail"]
+    assert not gate["passed"]
+    assert failed == ["membership inference AUC", "exact copies of reference rows", "attribute disclosure protection"]
 
 
 def test_saved_synthesizer_loads_back_and_report_shows(oasis_run):
