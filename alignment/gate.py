@@ -28,7 +28,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from dualalign.alignment.config import GateConfig, GroundingConfig
-from dualalign.alignment.grounding import WORD, term_in_text
+from dualalign.alignment.grounding import WORD, term_in_text, tokens
 from dualalign.alignment.phi import PhiDetector
 from dualalign.alignment.prototypes import LabelPrototypes
 from dualalign.encoders import load_sentence_encoder
@@ -129,7 +129,7 @@ class QualityGate:
         self.labels = self.prototypes.labels
         self.references = [e for label in pack.labels.values() for e in label.examples] + list(references)
         self._reference_vectors = self.encoder.embed(self.references)
-        self._reference_words = [WORD.findall(r.lower()) for r in self.references]
+        self._reference_words = [tokens(r) for r in self.references]
         self.phi = PhiDetector.for_pack(pack)
         self._diagnosis = {lab: _diagnosis_pattern(pack.labels[lab].name) for lab in self.labels}
         self._accepted: dict[str, list[np.ndarray]] = {}
@@ -181,8 +181,7 @@ class QualityGate:
             return False
         if float((self._reference_vectors @ vector).max()) >= self.grounding.copy_threshold:
             return True
-        words = WORD.findall(text.lower())
-        return any(_shared_run(words, ref, self.cfg.copy_ngram) for ref in self._reference_words)
+        return any(_shared_run(tokens(text), ref, self.cfg.copy_ngram) for ref in self._reference_words)
 
     def _margin(self, sims: np.ndarray, label: str) -> float:
         """How much nearer a text is to `label` than to the nearest other label (0 for a label outside the pack)."""

@@ -23,6 +23,12 @@ from dualalign.trajectories.pack import ConditionPack
 
 STOPWORDS = {"a", "an", "the", "of", "in", "on", "to", "and", "or", "with", "for", "by", "at", "from", "has", "is"}
 WORD = re.compile(r"[a-z]+")
+TOKEN = re.compile(r"[a-z0-9]+(?:['-][a-z0-9]+)*")
+
+
+def tokens(text: str) -> list[str]:
+    """Lower-cased word and number tokens (punctuation dropped): the unit of shared-run (copy) checks."""
+    return TOKEN.findall(text.lower())
 
 
 def _stems(text: str) -> set[str]:

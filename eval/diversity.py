@@ -3,18 +3,12 @@
 from __future__ import annotations
 
 import math
-import re
 from collections import Counter
 from collections.abc import Sequence
 
 import numpy as np
 
-TOKEN = re.compile(r"[a-z0-9]+(?:['-][a-z0-9]+)*")
-
-
-def tokens(text: str) -> list[str]:
-    """Lower-cased word tokens (punctuation dropped)."""
-    return TOKEN.findall(text.lower())
+from dualalign.alignment.grounding import tokens
 
 
 def ngrams(words: Sequence[str], n: int) -> list[tuple[str, ...]]:

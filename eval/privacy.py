@@ -7,8 +7,9 @@ from typing import Any
 
 import numpy as np
 
+from dualalign.alignment.grounding import tokens
 from dualalign.alignment.phi import KINDS, PhiDetector
-from dualalign.eval.diversity import ngrams, tokens
+from dualalign.eval.diversity import ngrams
 
 
 def phi_scan(texts: Sequence[str], detector: PhiDetector | None = None, max_examples: int = 5

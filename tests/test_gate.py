@@ -99,6 +99,11 @@ def test_copies_of_pack_examples_and_references_are_rejected(alzheimers):
     assert alzheimers.judge([example], CLINICAL)[0].reason == "copy"
     near = "Today she was seen in clinic for a routine follow up of her blood pressure and memory."
     assert alzheimers.judge([near], CLINICAL)[0].reason == "copy"  # shares a run of 8+ words with a reference
+    # numbers count as words, as in the release gate's copy check: "MoCA 21/30 with deficits in delayed recall and"
+    # is a run of 9 shared with a pack example (seen in a demo run that passed the gate and failed the release)
+    seen = ("As memory of their past 30 days unfolded, MoCA 21/30 with deficits in delayed recall and delayed "
+            "intracranial white matter injury were detected.")
+    assert alzheimers.judge([seen], CLINICAL)[0].reason == "copy"
 
 
 def test_off_label_only_where_a_term_was_planned(alzheimers):
