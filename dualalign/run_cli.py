@@ -107,6 +107,15 @@ def show_evaluation(metrics: dict) -> None:
     print_figures(console, "downstream classifier on held-out gold", "mixture", downstream)
 
 
+def show_privacy(metrics: dict) -> None:
+    rows = {
+        c["check"]: {"figure": "-" if c["figure"] is None else f"{c['figure']:.3g}", "limit": c["limit"],
+                     "result": c["result"]}
+        for c in metrics.get("privacy", {}).get("checks", [])
+    }  # fmt: skip
+    print_figures(console, "privacy checks of the release gate", "check", rows)
+
+
 def _mean_sd(stat: dict) -> str:
     return f"{stat['mean']:.3f}" + ("" if stat.get("sd") is None else f" ± {stat['sd']:.3f}")
 
@@ -135,6 +144,7 @@ def demo(
     metrics = read_json(pipeline.run.path / "metrics.json")
     show_generation(metrics)
     show_evaluation(metrics)
+    show_privacy(metrics)
     report_path = (pipeline.run.path / "report.html").resolve()
     console.print(f"report: [bold]{report_path}[/]  (metrics: metrics.json beside it)")
 
@@ -155,6 +165,7 @@ def report(run_dir: Path = typer.Argument(..., help="A run folder with metrics.j
     metrics = read_json(run_dir / "metrics.json")
     show_generation(metrics)
     show_evaluation(metrics)
+    show_privacy(metrics)
     console.print(f"report: [bold]{path.resolve()}[/]")
 
 
