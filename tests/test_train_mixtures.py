@@ -55,7 +55,7 @@ def test_mixture_errors(sets):
 
 
 @pytest.mark.slow
-def test_run_mixtures_tidy_table_and_summary(sets):
+def test_run_mixtures_tidy_table_and_summary(sets, tmp_path):
     res = run_mixtures("embedding-logreg", sets["gold"], sets["test"],
                        {"guided": sets["guided"], "unguided": sets["unguided"]}, seeds=(0, 1), ratio=2.0)
     t = res.table
@@ -76,6 +76,19 @@ def test_run_mixtures_tidy_table_and_summary(sets):
     assert metrics["seeds"] == [0, 1] and len(metrics["runs"]) == 10
     assert metrics["summary"]["gold"]["macro_f1"]["mean"] == pytest.approx(means["gold"])
     assert set(metrics["per_label_f1"]["gold"]) == set(metrics["labels"]) and len(metrics["labels"]) == 12
+    # the export stage's model cards: one per mixture, the figures of its summary, readable by huggingface_hub
+    from huggingface_hub import ModelCard
+
+    from dualalign.eval.cards import write_model_cards
+    from dualalign.eval.stage import card_figures
+    from dualalign.trajectories import load_pack
+
+    summary = {"figures": card_figures({"classification": metrics})}
+    paths = write_model_cards(tmp_path / "model_cards", summary, {"config_hash": "abc"}, load_pack("symptom2disease"))
+    assert [p.parent.name for p in paths] == ["gold", "gold_plus_guided", "gold_plus_unguided", "guided", "unguided"]
+    card = ModelCard.load(paths[0])
+    assert card.data.dualalign == {"config_hash": "abc", "mixture": "gold", "classifier": "embedding-logreg"}
+    assert f"| macro_f1 | {means['gold']:.3f} |" in card.text and "(real labelled text only)" in card.text
 
 
 def test_train_config_defaults_and_validation():
