@@ -30,7 +30,7 @@ def load_section(path: Path) -> tuple[CohortConfig, int, Path]:
 
 @app.command()
 def fit(config: Path = CONFIG, out: Optional[Path] = OUT) -> None:
-    """Load or draw the reference population, fit the synthesizer, save it as synthesizer.pkl."""
+    """Load or draw the reference population, fit the synthesizer, save it as private/synthesizer.pkl."""
     from dualalign.cohorts import stage
     from dualalign.cohorts.synthesizer import save_synthesizer
     from dualalign.runfolder import Timer

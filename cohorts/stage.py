@@ -69,7 +69,7 @@ def write_report(out_dir: Path, result: dict[str, Any], plots: dict[str, bytes])
 def build_cohort(cfg: CohortConfig, out_dir: Path, seed: int, data: pd.DataFrame | None = None) -> pd.DataFrame:
     """Load or draw the reference, fit, sample `cfg.n_profiles` profiles honouring quotas, report.
 
-    Writes `synthesizer.pkl`, `cohort.parquet`, `cohort_sampling.json`, `cohort_report.json` and
+    Writes `private/synthesizer.pkl`, `cohort.parquet`, `cohort_sampling.json`, `cohort_report.json` and
     `cohort_plots/` into `out_dir` only once everything has been computed, so a failure leaves nothing behind.
     """
     out_dir = Path(out_dir)
