@@ -42,10 +42,11 @@ def serve(
     from dualalign.generate.server import VLLMServer
 
     server = VLLMServer(model, port=port or None, max_model_len=max_model_len)
-    with console.status(f"starting vLLM for {model} (log: see --verbose) ..."):
-        server.start(timeout_s=timeout)
-    console.print(f"[green]serving[/] {model} at [bold]{server.base_url}[/]  (model name: {model!r}); Ctrl-C stops")
-    try:
+    try:  # from the start on: a Ctrl-C that lands while it starts or prints still stops the server
+        with console.status(f"starting vLLM for {model} (log: see --verbose) ..."):
+            server.start(timeout_s=timeout)
+        console.print(f"[green]serving[/] {model} at [bold]{server.base_url}[/]  (model name: {model!r}); "
+                      "Ctrl-C stops")  # fmt: skip
         server.wait()
     except KeyboardInterrupt:
         console.print("stopping ...")
