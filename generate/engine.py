@@ -29,6 +29,7 @@ class Engine(ABC):
     name: str  # its kind, as in `dualalign.generate.registry.ENGINES`
     config_type: ClassVar[type[BaseEngineConfig]]  # the `engine:` section it takes
     dtype: DtypeChoice | None = None  # the dtype the model runs in, where this process loads it
+    capacity: int = 1  # requests it works on at once (an actor pool's batches); callers send at least this many
 
     def describe(self) -> dict:
         """What a run manifest records about the engine."""
