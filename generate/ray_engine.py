@@ -100,8 +100,8 @@ class RayEngine(Engine):
         except ImportError as err:
             raise EngineError(f"engine kind ray needs Ray: {INSTALL}") from err
         self.config = config
-        self.owns_cluster = not ray.is_initialized()
-        if self.owns_cluster:
+        self.connected_here = not ray.is_initialized()  # else: the connection this process already has
+        if self.connected_here:
             _connect(config)
         self.address = config.address or "a local cluster"
         actor = ray.remote(EngineActor).options(
@@ -176,7 +176,7 @@ class RayEngine(Engine):
         for actor in getattr(self, "actors", []):
             ray.kill(actor)
         self.actors = []
-        if getattr(self, "owns_cluster", False) and ray.is_initialized():
+        if getattr(self, "connected_here", False) and ray.is_initialized():
             ray.shutdown()
 
 
@@ -185,7 +185,7 @@ def _connect(config: RayConfig) -> None:
     import ray
 
     if config.address is None:
-        ray.init(object_store_memory=LOCAL_OBJECT_STORE, include_dashboard=False, log_to_driver=False)
+        ray.init(address="local", object_store_memory=LOCAL_OBJECT_STORE, include_dashboard=False, log_to_driver=False)
         return
     if config.address != "auto":
         host, _, port = config.address.removeprefix("ray://").rpartition(":")

@@ -101,6 +101,9 @@ def ray_cluster():
             process.kill()
         except psutil.NoSuchProcess:
             pass
+    current = Path(tempfile.gettempdir()) / "ray" / "ray_current_cluster"  # where `ray.init()` looks for a cluster
+    if current.exists() and current.read_text().strip().endswith(f":{port}"):
+        current.unlink()
     if previous is None:
         os.environ.pop("RAY_AUTH_MODE")
     else:

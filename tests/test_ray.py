@@ -27,6 +27,12 @@ from dualalign.trajectories.config import TrajectoryConfig
 CLI = [sys.executable, "-m", "dualalign.cli"]
 
 
+def test_without_ray_the_error_says_how_to_install_it(monkeypatch):
+    monkeypatch.setitem(sys.modules, "ray", None)  # fault injection: `import ray` fails as where it is missing
+    with pytest.raises(EngineError, match=r"needs Ray: pip install 'dualalign\[ray\]'"):
+        make_engine(EngineConfig(kind="ray"))
+
+
 def test_an_unreachable_cluster_is_named():
     address = f"127.0.0.1:{free_port()}"
     with pytest.raises(EngineError, match=f"no Ray cluster answers at {address}.*ray start --head"):
