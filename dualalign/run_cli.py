@@ -89,6 +89,8 @@ def generate(
     if ray is not None:  # the run's engine (or the inner one of a ray section) becomes the actors' engine
         outer = data["engine"] if data["engine"].get("kind") == "ray" else {"engine": data["engine"]}
         data["engine"] = {**outer, "kind": "ray", "address": None if ray == "local" else ray}
+    if data["engine"]["kind"] == "ray" and model is not None and "engine" in data["engine"]:
+        data["engine"]["engine"]["model"] = model  # the actors' engine runs the model given
     data["out_dir"] = str(run_dir)
     pipeline = Pipeline(validate_model(RunConfig, data, "command line"))
     pipeline.run_all(("generate",))

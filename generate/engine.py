@@ -22,6 +22,10 @@ class BaseEngineConfig(StrictModel):
     kind: str
     model: str = Field("embedded:smollm2-135m-instruct", description="HF id, local path or embedded:<name>")
 
+    def text_settings(self) -> dict:
+        """The settings that decide the generated text: the generation stage keeps results made under others apart."""
+        return self.model_dump(mode="json")
+
 
 class Engine(ABC):
     """Generates text for batches of requests. Use as a context manager, or call `close()`."""

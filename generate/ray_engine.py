@@ -66,6 +66,10 @@ class RayConfig(BaseEngineConfig):
         self.model = self.engine.model
         return self
 
+    def text_settings(self) -> dict:
+        """Its actors' engine's: a run resumes on another cluster, or with more replicas, keeping what it has."""
+        return self.engine.text_settings()
+
 
 def _inner(data: Any) -> BaseEngineConfig:
     from dualalign.generate.registry import engine_config  # the registry lists this module's engine

@@ -112,10 +112,11 @@ def run_generation_stage(
 
     `engine`: an already loaded engine (else one is made from `engine_cfg` and closed after). `references`:
     real texts the gate must not let through copies of (the pack's examples always count). Generations made
-    under other engine settings or retries are moved aside (kept, renamed with their key), not mixed with new ones.
+    under other engine settings (those of `text_settings`) or retries are moved aside (kept, renamed with their
+    key), not mixed with new ones.
     """
     plans = read_plans(run.path / PLANS)
-    key = stable_hash({"engine": engine_cfg.model_dump(mode="json"), "retries": cfg.retries})
+    key = stable_hash({"engine": engine_cfg.text_settings(), "retries": cfg.retries})
     meta_path, gen_path = run.path / "generations.meta.json", run.path / GENERATIONS
     if gen_path.exists() and meta_path.exists() and read_json(meta_path)["key"] != key:
         old = read_json(meta_path)["key"]

@@ -71,6 +71,8 @@ def test_a_ray_section_holds_the_engine_of_its_actors(tmp_path):
     assert type(config.engine.engine) is ENGINES["transformers"].config_type
     assert config.engine.engine.model == "embedded:gemma3-270m"  # the section's model is the actors' model
     assert load_config(write(tmp_path, "engine:\n  kind: ray\n")).engine.engine == EngineConfig()
+    # what decides the text is the actors' engine: a run resumes on another cluster keeping its generations
+    assert EngineConfig(kind="ray", address="head:6379", replicas=8).text_settings() == EngineConfig().text_settings()
     with pytest.raises(ConfigError, match=r"engine\.engine\.base_url: a setting of engine kind openai, not vllm"):
         load_config(write(tmp_path, "engine:\n  kind: ray\n  engine:\n    base_url: http://x/v1\n"))
     with pytest.raises(ConfigError, match=r"engine\.engine: .*cannot itself be of kind ray"):

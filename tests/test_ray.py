@@ -117,6 +117,10 @@ def test_a_killed_actor_and_a_killed_driver_leave_every_plan_once(tmp_path, ray_
     assert stages.returncode == 0, stages.stderr[-2000:]
     plans = read_plans(tmp_path / "run" / "plans.jsonl")
     generations = tmp_path / "run" / GENERATIONS
+    nowhere = f"127.0.0.1:{free_port()}"
+    refused = subprocess.run([*CLI, "generate", str(tmp_path / "run"), "--ray", nowhere], capture_output=True,
+                             text=True, timeout=120)  # fmt: skip
+    assert refused.returncode == 2 and f"no Ray cluster answers at {nowhere}" in refused.stdout + refused.stderr
     command = [*CLI, "generate", str(tmp_path / "run"), "--ray", ray_cluster.address]
 
     driver = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
