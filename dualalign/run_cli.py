@@ -67,6 +67,8 @@ def generate(
     engine: str = typer.Option(None, help=f"Override engine.kind: {', '.join(ENGINES)}."),
     model: str = typer.Option(None, help="Override engine.model."),
     base_url: str = typer.Option(None, help="Override engine.base_url (for --engine openai)."),
+    ray: str = typer.Option(None, "--ray", metavar="ADDRESS", help="Generate on a Ray cluster, an actor pool of "
+                            "the engine: its address (host:6379, ray://host:10001, auto), or 'local' to start one."),
 ) -> None:
     """Generate a run folder's plans (resuming what an interrupted run left), then write its outputs."""
     from dualalign.config import validate_model
@@ -84,6 +86,11 @@ def generate(
     if kind in ENGINES:  # another kind keeps the run's engine settings that it shares (the model, say)
         data["engine"] = {k: v for k, v in data["engine"].items() if k in ENGINES[kind].config_type.model_fields}
     data["engine"].update(overrides)
+    if ray is not None:  # the run's engine (or the inner one of a ray section) becomes the actors' engine
+        outer = data["engine"] if data["engine"].get("kind") == "ray" else {"engine": data["engine"]}
+        data["engine"] = {**outer, "kind": "ray", "address": None if ray == "local" else ray}
+    if data["engine"]["kind"] == "ray" and model is not None and "engine" in data["engine"]:
+        data["engine"]["engine"]["model"] = model  # the actors' engine runs the model given
     data["out_dir"] = str(run_dir)
     pipeline = Pipeline(validate_model(RunConfig, data, "command line"))
     pipeline.run_all(("generate",))

@@ -22,6 +22,10 @@ class BaseEngineConfig(StrictModel):
     kind: str
     model: str = Field("embedded:smollm2-135m-instruct", description="HF id, local path or embedded:<name>")
 
+    def text_settings(self) -> dict:
+        """The settings that decide the generated text: the generation stage keeps results made under others apart."""
+        return self.model_dump(mode="json")
+
 
 class Engine(ABC):
     """Generates text for batches of requests. Use as a context manager, or call `close()`."""
@@ -29,6 +33,7 @@ class Engine(ABC):
     name: str  # its kind, as in `dualalign.generate.registry.ENGINES`
     config_type: ClassVar[type[BaseEngineConfig]]  # the `engine:` section it takes
     dtype: DtypeChoice | None = None  # the dtype the model runs in, where this process loads it
+    capacity: int = 1  # requests it works on at once (an actor pool's batches); callers send at least this many
 
     def describe(self) -> dict:
         """What a run manifest records about the engine."""

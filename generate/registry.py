@@ -11,10 +11,11 @@ from pydantic_core import CoreSchema, InitErrorDetails, PydanticCustomError, cor
 
 from dualalign.generate.engine import BaseEngineConfig, Engine
 from dualalign.generate.openai_engine import OpenAIEngine
+from dualalign.generate.ray_engine import RayEngine
 from dualalign.generate.transformers_engine import TransformersEngine
 from dualalign.generate.vllm_engine import VLLMEngine
 
-ENGINES: dict[str, type[Engine]] = {cls.name: cls for cls in (VLLMEngine, OpenAIEngine, TransformersEngine)}
+ENGINES: dict[str, type[Engine]] = {cls.name: cls for cls in (VLLMEngine, OpenAIEngine, TransformersEngine, RayEngine)}
 DEFAULT_KIND = "vllm"  # the kind of an `engine:` section that names none
 
 
@@ -60,5 +61,5 @@ class EngineConfig:
 
 
 def make_engine(config: BaseEngineConfig) -> Engine:
-    """Build the engine a config names. vllm and transformers load the model now; openai connects lazily."""
+    """Build the engine a config names. vllm, transformers and ray load their models now; openai connects lazily."""
     return ENGINES[config.kind](config)

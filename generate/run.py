@@ -47,7 +47,8 @@ def generate_plans(
 ) -> GenerationSummary:
     """Generate every plan not yet in `out_dir/generations.jsonl`; each record is appended as it is final.
 
-    Plans go out in chunks of `cfg.chunk_size`, one engine call each (plus one per extra round of the gate).
+    Plans go out in chunks of `cfg.chunk_size` (more where the engine works on more requests at once), one engine
+    call each (plus one per extra round of the gate).
     Plain-text plans are sampled `cfg.gate.candidates` times and judged by `gate`, the best passing candidates kept;
     whole JSON notes are validated against their schema and retried `cfg.retries` times. A killed run loses at
     most the chunk in flight; started again, it skips the ids already written (and remembers their accepted texts,
@@ -63,8 +64,12 @@ def generate_plans(
     done = {r["id"] for r in written}
     todo = [p for p in plans if p.id not in done]
     by_id = {p.id: p for p in plans}
+    recorded = set(done)
 
     def record(row: dict) -> None:
+        if row["id"] in recorded:  # exactly once, whatever an engine sends twice
+            return
+        recorded.add(row["id"])
         append_jsonl(path, [row])
         bar.advance(task)
 
@@ -75,8 +80,9 @@ def generate_plans(
         TextColumn("generating"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn(), disable=not progress
     ) as bar:
         task = bar.add_task("generate", total=len(todo))
-        for start in range(0, len(todo), cfg.chunk_size):
-            chunk = todo[start : start + cfg.chunk_size]
+        size = max(cfg.chunk_size, -(-engine.capacity // cfg.gate.candidates))  # keep every replica busy
+        for start in range(0, len(todo), size):
+            chunk = todo[start : start + size]
             structured = [p for p in chunk if p.structured]
             try:
                 if structured:
@@ -106,10 +112,11 @@ def run_generation_stage(
 
     `engine`: an already loaded engine (else one is made from `engine_cfg` and closed after). `references`:
     real texts the gate must not let through copies of (the pack's examples always count). Generations made
-    under other engine settings or retries are moved aside (kept, renamed with their key), not mixed with new ones.
+    under other engine settings (those of `text_settings`) or retries are moved aside (kept, renamed with their
+    key), not mixed with new ones.
     """
     plans = read_plans(run.path / PLANS)
-    key = stable_hash({"engine": engine_cfg.model_dump(mode="json"), "retries": cfg.retries})
+    key = stable_hash({"engine": engine_cfg.text_settings(), "retries": cfg.retries})
     meta_path, gen_path = run.path / "generations.meta.json", run.path / GENERATIONS
     if gen_path.exists() and meta_path.exists() and read_json(meta_path)["key"] != key:
         old = read_json(meta_path)["key"]

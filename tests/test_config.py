@@ -37,15 +37,16 @@ def test_wrong_type_is_named_with_the_value(tmp_path):
 
 
 def test_unknown_engine_kind_is_named_with_the_known_kinds(tmp_path):
-    with pytest.raises(ConfigError, match=r"engine\.kind: unknown engine kind; known kinds: vllm, openai, transformers "
-                                          r"\(got 'llamacpp'\)"):  # fmt: skip
+    with pytest.raises(ConfigError, match=r"engine\.kind: unknown engine kind; known kinds: vllm, openai, "
+                                          r"transformers, ray \(got 'llamacpp'\)"):  # fmt: skip
         load_config(write(tmp_path, "engine:\n  kind: llamacpp\n"))
 
 
 def test_a_setting_of_another_engine_kind_says_whose_it_is(tmp_path):
     with pytest.raises(ConfigError, match=r"engine\.base_url: a setting of engine kind openai, not vllm"):
         load_config(write(tmp_path, "engine:\n  kind: vllm\n  base_url: http://127.0.0.1:1/v1\n"))
-    with pytest.raises(ConfigError, match=r"engine\.batch_size: a setting of engine kind transformers, not openai"):
+    with pytest.raises(ConfigError, match=r"engine\.batch_size: a setting of engine kind transformers and ray, "
+                                          r"not openai"):  # fmt: skip
         load_config(write(tmp_path, "engine:\n  kind: openai\n  base_url: http://x/v1\n  batch_size: 4\n"))
 
 
@@ -56,11 +57,33 @@ def test_an_engine_section_without_kind_is_vllm(tmp_path):
     assert EngineConfig() == config.engine.model_copy(update={"max_model_len": 2048})
 
 
-def test_the_registry_lists_the_three_engine_kinds():
-    assert list(ENGINES) == ["vllm", "openai", "transformers"]
+def test_the_registry_lists_the_engine_kinds():
+    assert list(ENGINES) == ["vllm", "openai", "transformers", "ray"]
     for kind, engine in ENGINES.items():  # the registry's kind is the one its config class carries
         assert engine.config_type.model_fields["kind"].default == kind
     assert type(EngineConfig(kind="transformers", batch_size=4)) is ENGINES["transformers"].config_type
+
+
+def test_a_ray_section_holds_the_engine_of_its_actors(tmp_path):
+    config = load_config(write(tmp_path, "engine:\n  kind: ray\n  model: embedded:gemma3-270m\n  replicas: 2\n"
+                                         "  engine:\n    kind: transformers\n    batch_size: 4\n"))  # fmt: skip
+    assert config.engine.replicas == 2 and config.engine.address is None
+    assert type(config.engine.engine) is ENGINES["transformers"].config_type
+    assert config.engine.engine.model == "embedded:gemma3-270m"  # the section's model is the actors' model
+    assert load_config(write(tmp_path, "engine:\n  kind: ray\n")).engine.engine == EngineConfig()
+    # what decides the text is the actors' engine: a run resumes on another cluster keeping its generations
+    assert EngineConfig(kind="ray", address="head:6379", replicas=8).text_settings() == EngineConfig().text_settings()
+    with pytest.raises(ConfigError, match=r"engine\.engine\.base_url: a setting of engine kind openai, not vllm"):
+        load_config(write(tmp_path, "engine:\n  kind: ray\n  engine:\n    base_url: http://x/v1\n"))
+    with pytest.raises(ConfigError, match=r"engine\.engine: .*cannot itself be of kind ray"):
+        load_config(write(tmp_path, "engine:\n  kind: ray\n  engine:\n    kind: ray\n"))
+
+
+def test_an_openai_engine_takes_one_url_or_several(tmp_path):
+    urls = ["http://a:8000/v1", "http://b:8000/v1"]
+    assert load_config(write(tmp_path, f"engine:\n  kind: openai\n  base_url: {urls}\n")).engine.base_url == urls
+    with pytest.raises(ConfigError, match=r"engine\.base_url: .*at least one server URL"):
+        load_config(write(tmp_path, "engine:\n  kind: openai\n  base_url: []\n"))
 
 
 def test_an_openai_engine_needs_a_base_url(tmp_path):

@@ -230,3 +230,24 @@ def test_rows_written_before_error_kind_are_classified_once_on_read():
     assert error_kind({"error": "HTTP 500 from http://x"}) == "engine"
     assert error_kind({"error": "x", "error_kind": "check"}) == "check"
     assert error_kind({"error": None}) is None
+
+
+def test_an_engine_that_works_on_more_requests_at_once_gets_larger_chunks(tmp_path):
+    """An actor pool (capacity: replicas x batch size) gets at least that many requests per call, so none idles."""
+    pack = load_pack("alzheimers")
+    cfg = AlignmentConfig(max_notes_per_patient=2, variants=["guided", "unguided"], chunk_size=2,
+                          gate=GateConfig(candidates=2, rounds=0))  # fmt: skip
+    plans = two_patient_plans(pack, cfg)
+    calls = []
+
+    class Pool(TextEngine):
+        capacity = 12
+
+        def generate(self, requests, on_result=None):
+            calls.append(len(requests))
+            return super().generate(requests, on_result)
+
+    generate_plans(plans, Pool(lambda plan, attempt, k: GOOD[k]), tmp_path, gate(pack), cfg, progress=False)
+    assert len(plans) > 6 and calls[0] == 12  # 6 plans x 2 candidates, not chunk_size's 2 plans
+    assert sum(calls) == 2 * len(plans)
+    assert sorted(r["id"] for r in read_jsonl(tmp_path / GENERATIONS)) == sorted(p.id for p in plans)

@@ -13,9 +13,10 @@ from dualalign.generate.server import free_port
 
 
 class FakeServer:
-    """Answers /chat/completions by a script keyed on the user message: 'ok', '500', 'slow', 'bad', '400'."""
+    """Answers /chat/completions by a script keyed on the user message: 'ok', '500', 'slow', 'bad', '400'
+    (or always by `mode`)."""
 
-    def __init__(self):
+    def __init__(self, mode: str | None = None):
         self.calls: dict[str, int] = {}
         outer = self
 
@@ -25,7 +26,7 @@ class FakeServer:
 
             def do_POST(self):
                 body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
-                mode = body["messages"][-1]["content"]
+                mode = outer.mode or body["messages"][-1]["content"]
                 outer.calls[mode] = outer.calls.get(mode, 0) + 1
                 if mode == "slow":
                     time.sleep(1.0)
@@ -47,6 +48,7 @@ class FakeServer:
                 self.end_headers()
                 self.wfile.write(data)
 
+        self.mode = mode
         self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
         self.url = f"http://127.0.0.1:{self.httpd.server_port}/v1"
         threading.Thread(target=self.httpd.serve_forever, daemon=True).start()
@@ -106,3 +108,39 @@ def test_client_errors_and_malformed_bodies_fail_alone_without_retries(fake):
     assert "malformed reply" in results[1].error
     assert results[2].ok
     assert fake.calls["400"] == 1 and fake.calls["bad"] == 1
+
+
+@pytest.fixture
+def fakes():
+    servers = [FakeServer(), FakeServer(), FakeServer(mode="500")]
+    yield servers
+    for server in servers:
+        server.close()
+
+
+def test_several_servers_share_the_requests(fakes):
+    a, b, _ = fakes
+    results = engine([a.url, b.url], max_concurrency=2).generate([req(str(i), "ok", seed=i) for i in range(20)])
+    assert [r.text for r in results] == [f"echo seed {i}" for i in range(20)]
+    assert a.calls["ok"] + b.calls["ok"] == 20 and a.calls["ok"] >= 5 and b.calls["ok"] >= 5
+
+
+def test_a_failing_server_is_dropped_and_its_requests_land_on_the_others(fakes):
+    healthy, _, failing = fakes
+    dead = f"http://127.0.0.1:{free_port()}/v1"
+    received = []
+    results = engine([failing.url, dead, healthy.url], max_concurrency=2).generate(
+        [req(str(i), "ok", seed=i) for i in range(12)], on_result=received.append
+    )
+    assert [r.text for r in results] == [f"echo seed {i}" for i in range(12)]
+    assert sorted(r.id for r in received) == sorted(str(i) for i in range(12))  # each once
+    assert healthy.calls["ok"] == 12
+    assert failing.calls["500"] % 3 == 0 and 3 <= failing.calls["500"] <= 6  # its first requests, each retried twice
+
+
+def test_when_every_server_is_gone_the_error_names_each(fakes):
+    _, _, failing = fakes
+    dead = f"http://127.0.0.1:{free_port()}/v1"
+    with pytest.raises(EngineError, match=f"servers at {failing.url}, {dead} did not answer") as err:
+        engine([failing.url, dead]).generate([req(str(i), "ok") for i in range(4)])
+    assert "HTTP 500" in str(err.value) and "ConnectError" in str(err.value)

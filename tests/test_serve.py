@@ -78,6 +78,17 @@ def test_openai_engine_chat_seeds_and_json_schema(served):
     assert continued.ok and "Paris" in continued.text and not continued.text.lstrip().startswith("The capital")
 
 
+def test_requests_for_a_dead_server_land_on_the_real_one(served):
+    _, url = served
+    dead = f"http://127.0.0.1:{free_port()}/v1"
+    engine = make_engine(EngineConfig(kind="openai", base_url=[dead, url], model=MODEL, max_concurrency=2,
+                                      max_retries=1, backoff_s=0.01))  # fmt: skip
+    requests = [chat(f"m{i}", "Name a symptom of dementia.", seed=i, max_tokens=16) for i in range(6)]
+    results = engine.generate(requests)
+    assert [r.id for r in results] == [r.id for r in requests]
+    assert all(r.ok and r.text.strip() and r.completion_tokens > 0 for r in results)
+
+
 def test_ctrl_c_stops_the_server_cleanly(served):
     proc, url = served
     proc.send_signal(signal.SIGINT)
