@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import signal
 from pathlib import Path
 
 import typer
@@ -41,6 +42,8 @@ def serve(
     """Start vLLM's OpenAI-compatible server for a model on 127.0.0.1; Ctrl-C stops it."""
     from dualalign.generate.server import VLLMServer
 
+    # SIGINT stops it even where it was started with SIGINT ignored (a shell's background job, `nohup`)
+    signal.signal(signal.SIGINT, signal.default_int_handler)
     server = VLLMServer(model, port=port or None, max_model_len=max_model_len)
     try:  # from the start on: a Ctrl-C that lands while it starts or prints still stops the server
         with console.status(f"starting vLLM for {model} (log: see --verbose) ..."):
