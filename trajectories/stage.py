@@ -17,30 +17,35 @@ from dualalign.trajectories.sample import NOTE_COLUMNS, sample_from_model
 from dualalign.trajectories.store import TrajectoryStore
 
 
-def sample_trajectories(profiles: pd.DataFrame, cfg: TrajectoryConfig, seed: int) -> pd.DataFrame:
+def read_store(cfg: TrajectoryConfig) -> TrajectoryStore | None:
+    """The config's trajectory store (None without one)."""
+    return None if cfg.store is None else TrajectoryStore.read(cfg.store, load_pack(cfg.pack))
+
+
+def sample_trajectories(profiles: pd.DataFrame, cfg: TrajectoryConfig, seed: int,
+                        store: TrajectoryStore | None = None) -> pd.DataFrame:  # fmt: skip
     """One row per note: patient_id, note_id, visit_day, age_at_visit, note_type, stage, mentions.
 
-    With `cfg.store` the trajectories are retrieved from the k nearest stored patients; without it they are
-    sampled from the pack's model (what a store filled from the model would give, without the detour).
+    With `cfg.store` the trajectories are retrieved from the k nearest stored patients (of `store`, when it is
+    already read); without it they are sampled from the pack's model (what a store filled from the model would
+    give, without the detour).
     """
-    pack = load_pack(cfg.pack)
     window = {"years_before": cfg.years_before, "years_after": cfg.years_after,
               "mention_multiplier": cfg.mention_multiplier, "seed": seed}
     if cfg.store is None:
-        return sample_from_model(profiles, pack, **window).notes
-    store = TrajectoryStore.read(cfg.store, pack)
+        return sample_from_model(profiles, load_pack(cfg.pack), **window).notes
+    store = store or read_store(cfg)
     if cfg.embedding_weight > 0:
         store.build_index(load_sentence_encoder(cfg.embedding_model))
     return store.sample(profiles, k=cfg.k_neighbors, embedding_weight=cfg.embedding_weight,
                         day_jitter=cfg.day_jitter, **window)  # fmt: skip
 
 
-def source_figures(notes: pd.DataFrame, cfg: TrajectoryConfig) -> dict:
+def source_figures(notes: pd.DataFrame, cfg: TrajectoryConfig, store: TrajectoryStore | None = None) -> dict:
     """Where the trajectories came from and, from a store, how many could be linked back to a stored patient."""
     if cfg.store is None:
         return {"source": f"pack {cfg.pack} model", "timeline_linkage": None}
-    store = TrajectoryStore.read(cfg.store, load_pack(cfg.pack))
-    linkage = store.linkage(notes, cfg.years_before, cfg.years_after)
+    linkage = (store or read_store(cfg)).linkage(notes, cfg.years_before, cfg.years_after)
     return {"source": str(cfg.store), "day_jitter": cfg.day_jitter, "timeline_linkage": linkage}
 
 
@@ -61,9 +66,10 @@ def trajectory_stage(cfg: TrajectoryConfig, seed: int, run: RunFolder) -> Stage:
     reads the pack (and the store, if one is given)."""
 
     def work() -> None:
-        notes = sample_trajectories(pd.read_parquet(run.file(COHORT)), cfg, seed)
+        store = read_store(cfg)  # read once: sampled from, then checked for linkage
+        notes = sample_trajectories(pd.read_parquet(run.file(COHORT)), cfg, seed, store)
         write_trajectories(run.file(TRAJECTORIES), notes)
-        run.update_metrics("trajectories", source_figures(notes, cfg))
+        run.update_metrics("trajectories", source_figures(notes, cfg, store))
 
     inputs = (run.file(COHORT), resolve_pack_path(cfg.pack), *((Path(cfg.store),) if cfg.store else ()))
     return Stage("trajectories", {"trajectories": cfg.model_dump(mode="json"), "seed": seed}, inputs,
