@@ -29,7 +29,7 @@ demo: setup
 
 # The layering contract (pyproject.toml, import-linter). import-linter reads a package from one folder, so the
 # package-dir mapping of pyproject.toml is mirrored as a tree of symbolic links under build/.
-LAYERS := cohorts trajectories alignment generate train eval
+LAYERS := cohorts trajectories alignment generate train eval pipeline
 layers: setup
 	rm -rf build/layers && mkdir -p build/layers
 	cp -rs "$(CURDIR)/dualalign" build/layers/dualalign

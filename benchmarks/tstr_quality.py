@@ -20,7 +20,7 @@ os.environ.setdefault("TQDM_DISABLE", "1")
 
 from dualalign.generate import EngineConfig, make_engine  # noqa: E402
 from dualalign.hardware import machine_header, resolve_dtype  # noqa: E402
-from dualalign.tstr import TstrConfig, run_tstr  # noqa: E402
+from dualalign.pipeline.tstr import TstrConfig, run_tstr  # noqa: E402
 
 DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data" / "symptom2disease_public.csv"
 

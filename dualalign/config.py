@@ -1,6 +1,6 @@
 """Config building blocks: strict pydantic models loaded from YAML, with errors naming the file and the key.
 
-The whole run config, which composes every layer's section, is `dualalign.runconfig.RunConfig`.
+The whole run config, which composes every layer's section, is `dualalign.pipeline.runconfig.RunConfig`.
 """
 
 from __future__ import annotations

@@ -5,7 +5,7 @@ import sys
 
 import pytest
 
-CLI = [sys.executable, "-m", "dualalign.cli"]
+CLI = [sys.executable, "-m", "dualalign.pipeline.cli"]
 
 
 def run(*args: str) -> subprocess.CompletedProcess:
@@ -16,7 +16,7 @@ def command_paths() -> list[list[str]]:
     """Every command and sub-command of the CLI, found from the app itself."""
     import typer.main
 
-    from dualalign.cli import app
+    from dualalign.pipeline.cli import app
 
     def walk(group, prefix):
         for name, cmd in group.commands.items():

@@ -8,12 +8,12 @@ import yaml
 from typer.testing import CliRunner
 
 from dualalign.cohorts import CohortConfig, build_cohort, count_exact_copies, load_reference, split_holdout
-from dualalign.cohorts.cli import app, load_section
 from dualalign.cohorts.report import cohort_report
 from dualalign.cohorts.synthesizer import load_synthesizer, table_metadata
 from dualalign.eval.config import PrivacyConfig
 from dualalign.eval.release import privacy_checks
 from dualalign.io import read_json
+from dualalign.pipeline.cohort_cli import app, load_section
 from dualalign.runfolder import SYNTHESIZER
 
 OASIS_SECTION = {

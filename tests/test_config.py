@@ -6,7 +6,7 @@ from pydantic import ValidationError
 from dualalign.errors import ConfigError
 from dualalign.generate import EngineConfig
 from dualalign.generate.registry import ENGINES
-from dualalign.runconfig import RunConfig, load_config
+from dualalign.pipeline.runconfig import RunConfig, load_config
 
 
 def write(tmp_path: Path, text: str) -> Path:
@@ -106,7 +106,7 @@ def test_defaults_are_strict_models():
 
 def test_shipped_configs_validate():
     from dualalign.config import load_model_yaml
-    from dualalign.runconfig import RunConfig
+    from dualalign.pipeline.runconfig import RunConfig
 
     repo = Path(__file__).resolve().parents[1]
     paths = [repo / "dualalign" / "configs" / "demo.yaml", *sorted((repo / "examples").glob("*.yaml"))]

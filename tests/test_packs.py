@@ -11,8 +11,8 @@ import pytest
 import yaml
 from typer.testing import CliRunner
 
-from dualalign.cli import app
 from dualalign.errors import ConfigError
+from dualalign.pipeline.cli import app
 from dualalign.trajectories import TrajectoryConfig, list_packs, load_pack, sample_label_mentions, sample_trajectories
 from dualalign.trajectories.pack import builtin_pack_dir, pack_from_data
 from dualalign.trajectories.sample import sample_from_model

@@ -12,8 +12,8 @@ import yaml
 
 from dualalign.alignment.plans import read_plans
 from dualalign.io import read_json, read_jsonl
-from dualalign.pipeline import Pipeline
-from dualalign.runconfig import RunConfig
+from dualalign.pipeline.run import Pipeline
+from dualalign.pipeline.runconfig import RunConfig
 from dualalign.runfolder import GENERATIONS
 from dualalign.trajectories import load_pack
 
@@ -182,7 +182,7 @@ def test_killed_run_resumes_with_every_request_exactly_once(tmp_path):
     # exactly-once is about the file, not the text: one candidate per plan keeps the run short
     config_path.write_text(yaml.safe_dump(small_config(tmp_path / "run", chunk_size=8, max_notes_per_patient=2,
                                                        gate={"candidates": 1, "rounds": 0})))  # fmt: skip
-    command = [sys.executable, "-m", "dualalign.cli", "run", str(config_path)]
+    command = [sys.executable, "-m", "dualalign.pipeline.cli", "run", str(config_path)]
     generations = tmp_path / "run" / GENERATIONS
     proc = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     deadline = time.monotonic() + 600

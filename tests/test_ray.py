@@ -24,7 +24,7 @@ from dualalign.runfolder import GENERATIONS
 from dualalign.trajectories import demo_profiles, load_pack, sample_trajectories
 from dualalign.trajectories.config import TrajectoryConfig
 
-CLI = [sys.executable, "-m", "dualalign.cli"]
+CLI = [sys.executable, "-m", "dualalign.pipeline.cli"]
 
 
 def test_without_ray_the_error_says_how_to_install_it(monkeypatch):

@@ -15,7 +15,7 @@ from dualalign.generate.server import free_port
 
 pytestmark = pytest.mark.slow
 MODEL = "embedded:smollm2-135m-instruct"
-CLI = [sys.executable, "-m", "dualalign.cli"]
+CLI = [sys.executable, "-m", "dualalign.pipeline.cli"]
 
 
 @pytest.fixture(scope="module")

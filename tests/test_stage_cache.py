@@ -10,8 +10,8 @@ import yaml
 from dualalign.alignment.plans import read_plans
 from dualalign.eval.release import ReleaseBlocked
 from dualalign.io import read_json
-from dualalign.pipeline import STAGES, Pipeline
-from dualalign.runconfig import RunConfig
+from dualalign.pipeline.run import STAGES, Pipeline
+from dualalign.pipeline.runconfig import RunConfig
 from dualalign.runfolder import GENERATIONS, MANIFEST, METRICS, PLANS, SENTENCES
 from dualalign.trajectories import load_pack
 from dualalign.trajectories.pack import resolve_pack_path

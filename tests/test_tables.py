@@ -4,7 +4,7 @@ import io
 
 from rich.console import Console
 
-from dualalign.tables import figures_table
+from dualalign.pipeline.tables import figures_table
 
 ROWS = {
     variant: {"requests": "16", "failed": "0", "retried": "4", "sentences": "29", "grounded": "86.2%",

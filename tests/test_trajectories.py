@@ -18,8 +18,8 @@ import pandas as pd
 import pytest
 from typer.testing import CliRunner
 
-from dualalign.cli import app
 from dualalign.errors import DataError
+from dualalign.pipeline.cli import app
 from dualalign.trajectories import TrajectoryConfig, load_pack, read_trajectories, sample_trajectories
 from dualalign.trajectories.profiles import demo_profiles
 from dualalign.trajectories.sample import NOTE_COLUMNS, sample_from_model

@@ -7,8 +7,8 @@ import pandas as pd
 import pytest
 from typer.testing import CliRunner
 
-from dualalign.cli import app
 from dualalign.errors import DataError
+from dualalign.pipeline.cli import app
 from dualalign.trajectories import load_pack
 from dualalign.trajectories.calibration import (
     calibrated_pack_data,

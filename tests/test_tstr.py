@@ -8,9 +8,9 @@ import pandas as pd
 import pytest
 
 from dualalign.io import read_json
-from dualalign.tstr import TstrConfig, run_tstr
+from dualalign.pipeline.tstr import TstrConfig, run_tstr
 
-CLI = [sys.executable, "-m", "dualalign.cli"]
+CLI = [sys.executable, "-m", "dualalign.pipeline.cli"]
 
 
 @pytest.mark.slow

@@ -8,12 +8,12 @@ import typer
 from rich.console import Console
 
 from dualalign import __version__, logs
-from dualalign.cohorts.cli import app as cohort_app
 from dualalign.errors import DualAlignError
-from dualalign.generate.cli import models_app
-from dualalign.generate.cli import register as register_generate
-from dualalign.run_cli import register as register_run
-from dualalign.trajectories.cli import packs_app, trajectories_app
+from dualalign.pipeline.cohort_cli import app as cohort_app
+from dualalign.pipeline.generate_cli import models_app
+from dualalign.pipeline.generate_cli import register as register_generate
+from dualalign.pipeline.run_cli import register as register_run
+from dualalign.pipeline.trajectory_cli import packs_app, trajectories_app
 
 console = Console(stderr=True)
 

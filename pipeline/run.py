@@ -18,7 +18,7 @@ from dualalign.generate.engine import Engine
 from dualalign.generate.stage import generation_stage
 from dualalign.io import stable_hash, write_text
 from dualalign.logs import log_to
-from dualalign.runconfig import RunConfig
+from dualalign.pipeline.runconfig import RunConfig
 from dualalign.runfolder import CONFIG, RunFolder, Timer, package_versions
 from dualalign.stage import Stage
 from dualalign.trajectories.pack import load_pack

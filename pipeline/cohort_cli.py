@@ -22,7 +22,7 @@ OUT = typer.Option(None, "--out", "-o", help="Run folder (default: out_dir of th
 
 def load_section(path: Path) -> tuple[CohortConfig, int, Path]:
     """The `cohort:` section, seed and out_dir of a run config."""
-    from dualalign.runconfig import load_config
+    from dualalign.pipeline.runconfig import load_config
 
     run = load_config(path)
     return run.cohort, run.seed, Path(run.out_dir)

@@ -9,7 +9,7 @@ from rich.console import Console
 
 from dualalign import logs
 from dualalign.generate.registry import ENGINES
-from dualalign.tables import print_figures
+from dualalign.pipeline.tables import print_figures
 from dualalign.train.registry import CLASSIFIERS
 
 console = Console()
@@ -49,8 +49,8 @@ def run(
     """Run the pipeline of a config: cohort -> trajectories -> plans -> generate -> evaluate -> export (unchanged
     stages are skipped; export only when the privacy checks pass)."""
     from dualalign.io import read_json
-    from dualalign.pipeline import STAGES, Pipeline
-    from dualalign.runconfig import load_config
+    from dualalign.pipeline.run import STAGES, Pipeline
+    from dualalign.pipeline.runconfig import load_config
 
     wanted = tuple(s.strip() for s in stages.split(",") if s.strip())
     unknown = sorted(set(wanted) - set(STAGES))
@@ -74,8 +74,8 @@ def generate(
     from dualalign.config import validate_model
     from dualalign.errors import DataError
     from dualalign.io import read_json
-    from dualalign.pipeline import Pipeline
-    from dualalign.runconfig import RunConfig, load_config
+    from dualalign.pipeline.run import Pipeline
+    from dualalign.pipeline.runconfig import RunConfig, load_config
 
     if not (run_dir / "plans.jsonl").is_file() or not (run_dir / "config.yaml").is_file():
         raise DataError(f"{run_dir}: not a run folder with plans (run `dualalign run CONFIG --stages ...plans` first)")
@@ -138,8 +138,8 @@ def demo(
 
     from dualalign.config import read_yaml, validate_model
     from dualalign.io import read_json
-    from dualalign.pipeline import Pipeline
-    from dualalign.runconfig import RunConfig
+    from dualalign.pipeline.run import Pipeline
+    from dualalign.pipeline.runconfig import RunConfig
 
     source = resources.files("dualalign") / "configs" / "demo.yaml"
     data = read_yaml(Path(str(source)))
@@ -161,7 +161,7 @@ def report(run_dir: Path = typer.Argument(..., help="A run folder with metrics.j
     from dualalign.errors import DataError
     from dualalign.eval.stage import write_report
     from dualalign.io import read_json
-    from dualalign.runconfig import load_config
+    from dualalign.pipeline.runconfig import load_config
     from dualalign.runfolder import RunFolder
     from dualalign.trajectories.pack import load_pack
 
@@ -194,7 +194,7 @@ def tstr(
 ) -> None:
     """Train on synthetic, test on real: generate each variant's labelled text, train, score on the real rows."""
     from dualalign.config import validate_model
-    from dualalign.tstr import TstrConfig, run_tstr
+    from dualalign.pipeline.tstr import TstrConfig, run_tstr
 
     data = {
         "real": real, "pack": labels, "out": out, "text_column": text_col, "label_column": label_col,
