@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from pathlib import Path
+from typing import ClassVar
 
 import pandas as pd
 
@@ -10,8 +12,8 @@ from dualalign.alignment.config import AlignmentConfig
 from dualalign.alignment.plans import build_note_plans
 from dualalign.alignment.prompts import BUILTIN as BUILTIN_TEMPLATES
 from dualalign.io import write_text
-from dualalign.runfolder import COHORT, PLANS, TRAJECTORIES, RunFolder
-from dualalign.stage import Stage
+from dualalign.runfolder import COHORT, PLANS, TRAJECTORIES
+from dualalign.stage import Stage, keyed
 from dualalign.trajectories.pack import load_pack, resolve_pack_path
 from dualalign.trajectories.stage import read_trajectories
 
@@ -21,14 +23,22 @@ def template_files(cfg: AlignmentConfig) -> list[Path]:
     return sorted(BUILTIN_TEMPLATES.glob("*.j2")) + (sorted(Path(cfg.templates).glob("*.j2")) if cfg.templates else [])
 
 
-def plans_stage(cfg: AlignmentConfig, pack: str, seed: int, run: RunFolder) -> Stage:
-    """Plans for every note in every configured variant. Grounding settings are the generation stage's."""
+@dataclass(kw_only=True)
+class PlansStage(Stage):
+    """Plans for every note in every configured variant. How text is judged and generated (the gate, grounding,
+    retries, chunks) is the generation stage's, so it is not in this stage's key."""
 
-    def work() -> None:
-        profiles = pd.read_parquet(run.file(COHORT))
-        plans = build_note_plans(profiles, read_trajectories(run.file(TRAJECTORIES)), load_pack(pack), cfg, seed)
-        write_text(run.file(PLANS), "".join(p.model_dump_json() + "\n" for p in plans))
+    name: ClassVar[str] = "plans"
+    reads: ClassVar[tuple[str, ...]] = (COHORT, TRAJECTORIES)
+    writes: ClassVar[tuple[str, ...]] = (PLANS,)
+    alignment: AlignmentConfig = keyed(exclude={"grounding", "gate", "retries", "chunk_size"})
+    pack: str
 
-    config = {"alignment": cfg.model_dump(mode="json", exclude={"grounding"}), "seed": seed}
-    inputs = (run.file(COHORT), run.file(TRAJECTORIES), resolve_pack_path(pack), *template_files(cfg))
-    return Stage("plans", config, inputs, (PLANS,), work)
+    def files(self) -> tuple[Path, ...]:
+        return (resolve_pack_path(self.pack), *template_files(self.alignment))
+
+    def execute(self) -> None:
+        profiles = pd.read_parquet(self.run.file(COHORT))
+        notes = read_trajectories(self.run.file(TRAJECTORIES))
+        plans = build_note_plans(profiles, notes, load_pack(self.pack), self.alignment, self.seed)
+        write_text(self.run.file(PLANS), "".join(p.model_dump_json() + "\n" for p in plans))

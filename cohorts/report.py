@@ -48,7 +48,9 @@ def cohort_report(
         diagnostic = DiagnosticReport()
         diagnostic.generate(reference, synthetic, metadata, verbose=False)
         privacy = _privacy(reference, synthetic, holdout, metadata, seed)
-        privacy |= _disclosure(reference, synthetic, known_columns, sensitive_columns, seed)
+        disclosure = _disclosure(reference, synthetic, known_columns, sensitive_columns, seed)
+        not_applicable = privacy.pop("not_applicable", {}) | disclosure.pop("not_applicable", {})
+        privacy |= disclosure | {"not_applicable": not_applicable}
     shapes = quality.get_details("Column Shapes")
     quality_score = float(quality.get_score())
     return {
@@ -92,7 +94,10 @@ def _privacy(reference: pd.DataFrame, synthetic: pd.DataFrame, holdout: pd.DataF
         medians = baseline["median_DCR_to_real_data"]
         return result | {"dcr_baseline_protection": float(baseline["score"]),
                          "dcr_synthetic_median": float(medians["synthetic_data"]),
-                         "dcr_random_median": float(medians["random_data_baseline"])}
+                         "dcr_random_median": float(medians["random_data_baseline"]),
+                         "membership_inference_auc": None,
+                         "not_applicable": {"membership_inference_auc": "no held-out reference rows to attack with "
+                                                                        "(cohort.holdout_fraction)"}}  # fmt: skip
     hold = _subsample(holdout, DCR_MAX_ROWS, rng)
     training = _subsample(reference, len(hold), rng)
     to_training = calculate_dcr(dataset=synth, reference_dataset=training, metadata=metadata)
@@ -133,9 +138,13 @@ def _disclosure(reference: pd.DataFrame, synthetic: pd.DataFrame, known: Sequenc
 
     known = [c for c in known if c in reference.columns]
     targets = [c for c in (sensitive or reference.columns) if c in reference.columns and c not in known]
-    if not known or not targets or len(synthetic) < DISCLOSURE_MIN_ROWS:
+    why = ("none of cohort.known_columns is a profile column" if not known
+           else "no sensitive column besides the known ones (cohort.sensitive_columns)" if not targets
+           else f"{len(synthetic)} profiles, fewer than the {DISCLOSURE_MIN_ROWS} that attribute disclosure needs "
+                "(cohort.n_profiles)" if len(synthetic) < DISCLOSURE_MIN_ROWS else None)  # fmt: skip
+    if why:
         return {"attribute_disclosure_protection": None, "attribute_disclosure_by_column": {},
-                "attribute_disclosure_known": known}
+                "attribute_disclosure_known": known, "not_applicable": {"attribute_disclosure_protection": why}}
     rng = np.random.default_rng(seed)
     real, synth = _subsample(reference, DCR_MAX_ROWS, rng), _subsample(synthetic, DCR_MAX_ROWS, rng)
     continuous = [c for c in reference.columns if pd.api.types.is_numeric_dtype(reference[c])
@@ -147,8 +156,12 @@ def _disclosure(reference: pd.DataFrame, synthetic: pd.DataFrame, known: Sequenc
                                                                                  if c in (*known, column)])
         if not np.isnan(result["score"]):  # nan: a constant column, nothing to disclose
             by_column[column] = float(result["score"])
-    return {"attribute_disclosure_protection": min(by_column.values(), default=None),
-            "attribute_disclosure_by_column": by_column, "attribute_disclosure_known": known}
+    figures = {"attribute_disclosure_protection": min(by_column.values(), default=None),
+               "attribute_disclosure_by_column": by_column, "attribute_disclosure_known": known}
+    if not by_column:
+        figures["not_applicable"] = {"attribute_disclosure_protection": "every sensitive column is constant: "
+                                                                        "nothing to disclose"}  # fmt: skip
+    return figures
 
 
 def _subsample(df: pd.DataFrame, n: int, rng: np.random.Generator) -> pd.DataFrame:

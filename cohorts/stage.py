@@ -5,8 +5,9 @@ from __future__ import annotations
 import logging
 import shutil
 import tempfile
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 import pandas as pd
 
@@ -17,8 +18,8 @@ from dualalign.cohorts.sampling import plan_strata, sample_profiles
 from dualalign.cohorts.spec import builtin_spec_path
 from dualalign.cohorts.synthesizer import fit_synthesizer, save_synthesizer, table_metadata
 from dualalign.io import read_json, write_json, write_parquet
-from dualalign.runfolder import COHORT, COHORT_PLOTS, COHORT_REPORT, COHORT_SAMPLING, SYNTHESIZER, RunFolder
-from dualalign.stage import Stage
+from dualalign.runfolder import COHORT, COHORT_PLOTS, COHORT_REPORT, COHORT_SAMPLING, SYNTHESIZER
+from dualalign.stage import Stage, StageResult
 
 log = logging.getLogger(__name__)
 
@@ -87,15 +88,25 @@ def build_cohort(cfg: CohortConfig, out_dir: Path, seed: int, data: pd.DataFrame
     return profiles
 
 
-def cohort_stage(cfg: CohortConfig, seed: int, run: RunFolder) -> Stage:
-    """Build the cohort and put its fidelity and privacy summary into metrics.json."""
+@dataclass(kw_only=True)
+class CohortStage(Stage):
+    """Reads the cohort source (a table or a population spec); writes the synthesizer (private), the profiles and
+    their report, and the `cohort` figures (fidelity and privacy summary)."""
 
-    def work() -> None:
-        build_cohort(cfg, run.path, seed)
-        report = read_json(run.file(COHORT_REPORT))
+    name: ClassVar[str] = "cohort"
+    writes: ClassVar[tuple[str, ...]] = (SYNTHESIZER, COHORT, COHORT_SAMPLING, COHORT_REPORT, COHORT_PLOTS)
+    figures: ClassVar[tuple[str, ...]] = ("cohort",)
+    cohort: CohortConfig
+
+    def files(self) -> tuple[Path, ...]:
+        cfg = self.cohort
+        return (cfg.source_path() or builtin_spec_path(cfg.source.removeprefix(BUILTIN_PREFIX)),)
+
+    def outputs(self) -> tuple[str, ...]:
+        return self.writes if self.cohort.plots else tuple(n for n in self.writes if n != COHORT_PLOTS)
+
+    def execute(self) -> StageResult:
+        build_cohort(self.cohort, self.run.path, self.seed)
+        report = read_json(self.run.file(COHORT_REPORT))
         summary = ("synthesizer", "quality", "diagnostic", "privacy", "checks")
-        run.update_metrics("cohort", {k: report[k] for k in summary if k in report})
-
-    outputs = (SYNTHESIZER, COHORT, COHORT_SAMPLING, COHORT_REPORT, *((COHORT_PLOTS,) if cfg.plots else ()))
-    source = cfg.source_path() or builtin_spec_path(cfg.source.removeprefix(BUILTIN_PREFIX))
-    return Stage("cohort", {"cohort": cfg.model_dump(mode="json"), "seed": seed}, (source,), outputs, work)
+        return StageResult(figures={"cohort": {k: report[k] for k in summary if k in report}})

@@ -96,6 +96,17 @@ def file_sha256(path: str | Path) -> str:
     return h.hexdigest()
 
 
+def content_hash(path: str | Path) -> str | None:
+    """The SHA-256 of a file, or of a folder's files (names and contents), or None if there is nothing there."""
+    path = Path(path)
+    if path.is_file():
+        return file_sha256(path)
+    if path.is_dir():
+        files = sorted(p for p in path.rglob("*") if p.is_file())
+        return stable_hash({str(p.relative_to(path)): file_sha256(p) for p in files}, length=64)
+    return None
+
+
 def stable_hash(data: Any, length: int = 16) -> str:
     """A short, stable hash of JSON-serialisable data (key order does not matter)."""
     blob = json.dumps(data, sort_keys=True, default=str, ensure_ascii=False).encode()

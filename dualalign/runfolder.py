@@ -10,7 +10,7 @@ from importlib import metadata
 from pathlib import Path
 from typing import Any
 
-from dualalign.io import file_sha256, read_json, stable_hash, write_json
+from dualalign.io import read_json, write_json
 
 # Artifact names, relative to the run folder, in stage order.
 CONFIG = "config.yaml"
@@ -59,24 +59,26 @@ class RunFolder:
             return read_json(self.manifest_path)
         return {"created": _now(), "stages": {}}
 
-    def stage_key(self, config: Any, inputs: Iterable[str | Path] = ()) -> str:
-        """A hash of a stage's config section and the content of its input files."""
-        return stable_hash({"config": config, "inputs": {str(p): file_sha256(p) for p in inputs}})
-
     def is_done(self, stage: str, key: str) -> bool:
+        """Whether `stage` was recorded with this key and its outputs and figures are all still there."""
         entry = self.manifest()["stages"].get(stage)
+        metrics = self.metrics()
         return bool(
             entry
             and entry.get("key") == key
             and all((self.path / name).exists() for name in entry.get("outputs", []))
+            and all(section in metrics for section in entry.get("figures", []))
         )
 
-    def record(self, stage: str, key: str, outputs: Iterable[str], seconds: float, seed: int, **extra: Any):
+    def record(self, stage: str, key: str, outputs: Iterable[str], seconds: float, seed: int,
+               figures: Iterable[str] = (), **extra: Any) -> None:  # fmt: skip
+        """Record a finished stage: its key, what it wrote (files and metrics.json sections), its time and seed."""
         manifest = self.manifest()
         manifest["versions"] = package_versions()
         manifest["stages"][stage] = {
             "key": key,
             "outputs": list(outputs),
+            "figures": list(figures),
             "seconds": round(seconds, 3),
             "seed": seed,
             "finished": _now(),
@@ -88,12 +90,19 @@ class RunFolder:
         """The path of an artifact (one of this module's names) in this run folder."""
         return self.path / name
 
-    def update_metrics(self, section: str, figures: Any) -> None:
-        """Set one section of the run's metrics.json, keeping the others."""
+    def metrics(self) -> dict[str, Any]:
+        """The run's metrics.json: one section per stage's figures ({} before any)."""
         path = self.path / METRICS
-        metrics = read_json(path) if path.exists() else {}
-        metrics[section] = figures
-        write_json(path, metrics)
+        return read_json(path) if path.exists() else {}
+
+    def figures(self, section: str) -> Any:
+        """One section of metrics.json, or None where no stage has written it."""
+        return self.metrics().get(section)
+
+    def write_figures(self, sections: dict[str, Any]) -> None:
+        """Set sections of the run's metrics.json (a section given as None is removed), keeping the others."""
+        metrics = {**self.metrics(), **sections}
+        write_json(self.path / METRICS, {k: v for k, v in metrics.items() if v is not None})
 
 
 class Timer:

@@ -23,7 +23,9 @@ class EvaluationConfig(StrictModel):
 class PrivacyConfig(StrictModel):
     """The release gate: what every privacy check must show before `dataset/` and `fhir/` are written.
 
-    A check whose figure was not measured (no holdout, no store, no text) is shown as such and does not block."""
+    The gate fails closed: a check whose input is missing or unreadable blocks the export. A check is "not
+    applicable" only where the run's config rules its figure out (no trajectory store, fewer profiles than attribute
+    disclosure needs, no holdout), and the report and dataset card say why."""
 
     max_membership_auc: float = Field(
         0.6, ge=0.5, le=1, description="profiles: ROC AUC of a distance-based membership-inference attack telling "

@@ -3,7 +3,9 @@ given, the privacy checks of the release gate, and `report.html`."""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from pathlib import Path
+from typing import ClassVar
 
 import pandas as pd
 
@@ -11,39 +13,51 @@ from dualalign.alignment.phi import PhiDetector
 from dualalign.eval.config import EvaluationConfig, PrivacyConfig
 from dualalign.eval.gold import read_labelled, stratified_split
 from dualalign.eval.intrinsic import intrinsic_measures
-from dualalign.eval.release import privacy_checks
+from dualalign.eval.release import privacy_checks, profile_source, text_source, trajectory_source
 from dualalign.eval.report import render_report
-from dualalign.io import read_json, write_json
+from dualalign.io import write_json
 from dualalign.runfolder import (
     COHORT,
     COHORT_PLOTS,
     COHORT_REPORT,
-    METRICS,
     REJECTIONS,
     RELEASE,
     REPORT,
     SENTENCES,
-    TRAJECTORIES,
     RunFolder,
 )
-from dualalign.stage import Stage
+from dualalign.stage import Stage, StageResult
 from dualalign.train.mixtures import LabelledTexts, run_mixtures
 from dualalign.trajectories.pack import ConditionPack, load_pack, resolve_pack_path
 
 
-def evaluation_stage(ev: EvaluationConfig, privacy: PrivacyConfig, pack: str, seed: int, run: RunFolder) -> Stage:
-    """Reads the sentences, the cohort and its report, the trajectories (whose linkage figure the privacy checks
-    read), the pack (its examples are references for the privacy figures) and gold."""
-    inputs = (run.file(SENTENCES), run.file(COHORT), run.file(COHORT_REPORT), run.file(TRAJECTORIES),
-              resolve_pack_path(pack), *((Path(ev.gold),) if ev.gold else ()))  # fmt: skip
-    config = {"evaluation": ev.model_dump(mode="json"), "privacy": privacy.model_dump(mode="json"), "pack": pack,
-              "seed": seed}  # fmt: skip
-    return Stage("evaluate", config, inputs, (REPORT, RELEASE), lambda: evaluate_run(ev, privacy, pack, seed, run))
+@dataclass(kw_only=True)
+class EvaluationStage(Stage):
+    """Reads the sentences and the cohort (the intrinsic measures), the pack (its examples are references for the
+    privacy figures), gold, and for the release gate's checks the cohort report and the trajectories' figures; a
+    check whose input is missing or unreadable fails closed. Writes the report and `release.json`."""
+
+    name: ClassVar[str] = "evaluate"
+    reads: ClassVar[tuple[str, ...]] = (SENTENCES, COHORT)
+    reads_if_present: ClassVar[tuple[str, ...]] = (COHORT_REPORT, REJECTIONS, COHORT_PLOTS)
+    reads_figures: ClassVar[tuple[str, ...]] = ("cohort", "trajectories", "generation")
+    writes: ClassVar[tuple[str, ...]] = (REPORT, RELEASE)
+    figures: ClassVar[tuple[str, ...]] = ("intrinsic", "classification", "privacy")
+    evaluation: EvaluationConfig
+    privacy: PrivacyConfig
+    pack: str
+
+    def files(self) -> tuple[Path, ...]:
+        return (resolve_pack_path(self.pack), *((Path(self.evaluation.gold),) if self.evaluation.gold else ()))
+
+    def execute(self) -> StageResult:
+        figures = evaluate_run(self.evaluation, self.privacy, self.pack, self.seed, self.run)
+        return StageResult(figures=figures)
 
 
-def evaluate_run(ev: EvaluationConfig, privacy: PrivacyConfig, pack_ref: str, seed: int, run: RunFolder) -> None:
-    """Write the `intrinsic` (and, with gold data, `classification`) sections of metrics.json, the privacy checks
-    and the figures the cards show (`release.json`, and the `privacy` section), and the report."""
+def evaluate_run(ev: EvaluationConfig, privacy: PrivacyConfig, pack_ref: str, seed: int, run: RunFolder) -> dict:
+    """The `intrinsic`, `classification` (with gold data) and `privacy` figures; writes the privacy checks with the
+    figures the cards show (`release.json`) and the report."""
     pack = load_pack(pack_ref)
     sentences = pd.read_parquet(run.file(SENTENCES))
     profiles = pd.read_parquet(run.file(COHORT))
@@ -51,9 +65,10 @@ def evaluate_run(ev: EvaluationConfig, privacy: PrivacyConfig, pack_ref: str, se
     gold = read_labelled(ev.gold, ev.text_column, ev.label_column, pack) if ev.gold else None
     if gold is not None:
         references += gold["text"].tolist()
+    figures: dict = {}
     if not sentences.empty:
-        run.update_metrics("intrinsic", intrinsic_measures(sentences, profiles, references, seed=seed,
-                                                                  phi=PhiDetector.for_pack(pack)))
+        figures["intrinsic"] = intrinsic_measures(sentences, profiles, references, seed=seed,
+                                                  phi=PhiDetector.for_pack(pack))  # fmt: skip
     if gold is not None:
         train, test = stratified_split(gold, ev.test_fraction, seed)
         synthetic = sentences[sentences["passed"]] if ev.passed_only else sentences
@@ -63,12 +78,14 @@ def evaluate_run(ev: EvaluationConfig, privacy: PrivacyConfig, pack_ref: str, se
             t.classifier, LabelledTexts.from_frame(train), LabelledTexts.from_frame(test), by_variant, t.mixtures,
             t.seeds, t.ratio, t.cap, t.settings,
         )  # fmt: skip
-        run.update_metrics("classification", results.to_metrics())
-    metrics = read_json(run.file(METRICS))
-    checks = privacy_checks(metrics, privacy)
-    run.update_metrics("privacy", checks)
-    write_json(run.file(RELEASE), {**checks, "figures": card_figures(metrics)})
-    write_report(run, pack, ev.examples_per_cell)
+        figures["classification"] = results.to_metrics()
+    sources = {"profiles": profile_source(run), "trajectories": trajectory_source(run.figures("trajectories")),
+               "text": text_source(figures.get("intrinsic", {}))}  # fmt: skip
+    figures["privacy"] = privacy_checks(sources, privacy)
+    metrics = {**run.metrics(), **figures}
+    write_json(run.file(RELEASE), {**figures["privacy"], "figures": card_figures(metrics)})
+    write_report(run, pack, ev.examples_per_cell, metrics)
+    return figures
 
 
 def card_figures(metrics: dict) -> dict:
@@ -86,9 +103,10 @@ def card_figures(metrics: dict) -> dict:
     return {"text": text, "classification": classification}
 
 
-def write_report(run: RunFolder, pack: ConditionPack, examples_per_cell: int = 3) -> Path:
-    """Render `report.html` from the run folder's metrics.json, tables, example sentences and cohort plots."""
-    metrics = read_json(run.file(METRICS))
+def write_report(run: RunFolder, pack: ConditionPack, examples_per_cell: int = 3, metrics: dict | None = None) -> Path:
+    """Render `report.html` from the run's figures (`metrics`, else its metrics.json), tables, example sentences and
+    cohort plots."""
+    metrics = run.metrics() if metrics is None else metrics
     tables = {}
     if "generation" in metrics:
         tables["Generation: requests, failures and checks per variant"] = pd.DataFrame(metrics["generation"]).T.drop(

@@ -22,7 +22,7 @@ from dualalign.generate.outputs import build_outputs, generation_figures
 from dualalign.generate.records import GenerationResult
 from dualalign.generate.registry import make_engine
 from dualalign.generate.structured import generate_structured
-from dualalign.io import append_jsonl, read_json, read_jsonl, repair_jsonl, stable_hash, write_json, write_parquet
+from dualalign.io import append_jsonl, read_json, read_jsonl, repair_jsonl, write_json, write_parquet
 from dualalign.runfolder import GENERATIONS, NOTES, PLANS, REJECTIONS, SENTENCES, RunFolder
 from dualalign.trajectories.pack import load_pack
 
@@ -102,26 +102,25 @@ def generate_plans(
 
 
 def run_generation_stage(
-    cfg: AlignmentConfig, engine_cfg: BaseEngineConfig, pack_ref: str, run: RunFolder, progress: bool = True,
-    engine: Engine | None = None, references: Sequence[str] = (),
-) -> dict:
+    cfg: AlignmentConfig, engine_cfg: BaseEngineConfig, pack_ref: str, run: RunFolder, key: str,
+    progress: bool = True, engine: Engine | None = None, references: Sequence[str] = (),
+) -> tuple[dict, dict | None]:
     """The pipeline's generation stage: generate (resuming), then write notes, sentences, rejections and figures.
 
-    Returns, for the manifest, what the engine that wrote the generations ran as (its dtype and why), as recorded
-    in `generations.meta.json`.
+    Returns the `generation` figures and, for the manifest, what the engine that wrote the generations ran as (its
+    dtype and why), as recorded in `generations.meta.json`.
 
     `engine`: an already loaded engine (else one is made from `engine_cfg` and closed after). `references`:
-    real texts the gate must not let through copies of (the pack's examples always count). Generations made
-    under other engine settings (those of `text_settings`) or retries are moved aside (kept, renamed with their
-    key), not mixed with new ones.
+    real texts the gate must not let through copies of (the pack's examples always count). `key`: what decides the
+    text besides the plans (the stage's `text_key`); generations made under another key are moved aside (kept,
+    renamed with their key), not mixed with new ones.
     """
     plans = read_plans(run.path / PLANS)
-    key = stable_hash({"engine": engine_cfg.text_settings(), "retries": cfg.retries})
     meta_path, gen_path = run.path / "generations.meta.json", run.path / GENERATIONS
     if gen_path.exists() and meta_path.exists() and read_json(meta_path)["key"] != key:
         old = read_json(meta_path)["key"]
         gen_path.rename(run.path / f"generations.{old}.jsonl")
-        log.warning("engine settings changed: earlier generations kept as generations.%s.jsonl", old)
+        log.warning("generation settings changed: earlier generations kept as generations.%s.jsonl", old)
     meta = read_json(meta_path) if gen_path.exists() and meta_path.exists() else {}
     meta.update(key=key, engine=engine_cfg.model_dump(mode="json"))
     write_json(meta_path, meta)
@@ -140,5 +139,4 @@ def run_generation_stage(
     write_parquet(run.file(NOTES), notes)
     write_parquet(run.file(SENTENCES), sentences)
     write_parquet(run.file(REJECTIONS), rejections)
-    run.update_metrics("generation", generation_figures(plans, generations, sentences, rejections))
-    return {"engine": read_json(meta_path).get("loaded")}
+    return generation_figures(plans, generations, sentences, rejections), read_json(meta_path).get("loaded")

@@ -2,42 +2,52 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import ClassVar
 
 from dualalign.alignment.config import AlignmentConfig
 from dualalign.generate.engine import BaseEngineConfig, Engine
 from dualalign.generate.run import run_generation_stage
-from dualalign.io import stable_hash
-from dualalign.runfolder import GENERATIONS, NOTES, PLANS, REJECTIONS, SENTENCES, RunFolder
-from dualalign.stage import Stage
+from dualalign.io import content_hash, stable_hash
+from dualalign.runfolder import GENERATIONS, NOTES, PLANS, REJECTIONS, SENTENCES
+from dualalign.stage import Stage, StageResult, keyed, unkeyed
 from dualalign.trajectories.pack import resolve_pack_path
 
 
-def generation_stage(
-    cfg: AlignmentConfig,
-    engine_cfg: BaseEngineConfig,
-    pack: str,
-    seed: int,
-    run: RunFolder,
-    progress: bool = True,
-    engine: Engine | None = None,
-    references: Sequence[str] = (),
-) -> Stage:
-    """Reads the engine and alignment sections, the plans (which carry the rendered templates), the pack (the gate
-    and grounding check text against its labels, definitions and examples) and the `references` the gate keeps
-    generated text from copying (the run's gold texts)."""
-    section = {
-        "engine": engine_cfg.model_dump(mode="json"),
-        "alignment": cfg.model_dump(mode="json"),
-        "seed": seed,
-        "references": stable_hash(list(references)),
-    }
-    inputs = (run.file(PLANS), resolve_pack_path(pack))
-    return Stage(
-        "generate",
-        section,
-        inputs,
-        (GENERATIONS, NOTES, SENTENCES, REJECTIONS),
-        lambda: run_generation_stage(cfg, engine_cfg, pack, run, progress, engine, references),
-        own_bar=True,
-    )
+@dataclass(kw_only=True)
+class GenerationStage(Stage):
+    """Reads the plans (which carry the rendered templates), the pack (the gate and grounding check text against its
+    labels, definitions and examples) and the real texts the gate keeps generated text from copying
+    (`reference_files`, read through `references` only when the stage runs). Its key covers every rule of the gate,
+    the grounding, the retries and the engine's settings that decide the text; how the work is chunked does not
+    count, and the alignment settings that shape the plans count through the plans."""
+
+    name: ClassVar[str] = "generate"
+    reads: ClassVar[tuple[str, ...]] = (PLANS,)
+    writes: ClassVar[tuple[str, ...]] = (GENERATIONS, NOTES, SENTENCES, REJECTIONS)
+    figures: ClassVar[tuple[str, ...]] = ("generation",)
+    own_bar: ClassVar[bool] = True
+    alignment: AlignmentConfig = keyed(include={"gate", "grounding", "retries"})  # the rest shapes the plans
+    engine_config: BaseEngineConfig = keyed(by=lambda e: e.text_settings())
+    pack: str
+    reference_files: tuple[Path, ...] = ()
+    references: Callable[[], Sequence[str]] = unkeyed(default=lambda: ())
+    engine: Engine | None = unkeyed(default=None)  # an already loaded engine (else one is made and closed after)
+    progress: bool = unkeyed(default=True)
+
+    def files(self) -> tuple[Path, ...]:
+        return (resolve_pack_path(self.pack), *self.reference_files)
+
+    def text_key(self) -> str:
+        """What decides the text of a plan, the plans themselves aside: generations made under another are moved
+        aside when the stage runs, while a change of plans keeps the texts of the plans that stayed."""
+        return stable_hash({"settings": self.settings(), "files": {str(p): content_hash(p) for p in self.files()}})
+
+    def execute(self) -> StageResult:
+        figures, loaded = run_generation_stage(
+            self.alignment, self.engine_config, self.pack, self.run, self.text_key(), self.progress, self.engine,
+            self.references(),
+        )  # fmt: skip
+        return StageResult(figures={"generation": figures}, manifest={"engine": loaded})

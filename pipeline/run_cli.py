@@ -92,7 +92,7 @@ def generate(
     if data["engine"]["kind"] == "ray" and model is not None and "engine" in data["engine"]:
         data["engine"]["engine"]["model"] = model  # the actors' engine runs the model given
     data["out_dir"] = str(run_dir)
-    pipeline = Pipeline(validate_model(RunConfig, data, "command line"))
+    pipeline = Pipeline(validate_model(RunConfig, data, "command line"), save_config=False)
     pipeline.run_all(("generate",))
     show_generation(read_json(run_dir / "metrics.json"))
 

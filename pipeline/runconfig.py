@@ -11,6 +11,7 @@ from dualalign.cohorts.config import CohortConfig
 from dualalign.config import StrictModel, load_model_yaml
 from dualalign.eval.config import EvaluationConfig, PrivacyConfig
 from dualalign.generate.registry import EngineConfig
+from dualalign.runfolder import MANIFEST
 from dualalign.trajectories.config import TrajectoryConfig
 
 
@@ -28,5 +29,27 @@ class RunConfig(StrictModel):
 
 
 def load_config(path: str | Path) -> RunConfig:
-    """Load a run config from YAML; every problem is one ConfigError naming the file and the key."""
-    return load_model_yaml(RunConfig, path)
+    """Load a run config from YAML; every problem is one ConfigError naming the file and the key.
+
+    A run folder's own `config.yaml` (a `manifest.json` beside it) runs in that folder, from whatever directory."""
+    config = load_model_yaml(RunConfig, path)
+    folder = Path(path).parent
+    if (folder / MANIFEST).is_file() and not config.out_dir.is_absolute():
+        config = config.model_copy(update={"out_dir": folder / config.out_dir})
+    return config
+
+
+def saved_config(config: RunConfig) -> dict:
+    """The config as a run folder keeps it: `out_dir` is the folder itself, and every input given by a relative path
+    (the cohort source, a pack file, a store, templates, gold) is made absolute, so the saved config runs the same
+    from any directory."""
+    data = config.model_dump(mode="json")
+    data["out_dir"] = "."
+    inputs = {("cohort", "source"): config.cohort.source_path(), ("trajectories", "store"): config.trajectories.store,
+              ("alignment", "templates"): config.alignment.templates, ("evaluation", "gold"): config.evaluation.gold}
+    if Path(config.trajectories.pack).suffix in {".yaml", ".yml"}:
+        inputs[("trajectories", "pack")] = Path(config.trajectories.pack)
+    for (section, key), path in inputs.items():
+        if path is not None:
+            data[section][key] = str(Path(path).expanduser().resolve())
+    return data

@@ -34,18 +34,16 @@ def test_stable_hash_ignores_key_order():
     assert stable_hash({"a": 1}) != stable_hash({"a": 2})
 
 
-def test_run_folder_skips_a_stage_only_when_config_inputs_and_outputs_are_unchanged(tmp_path):
+def test_run_folder_counts_a_stage_done_only_while_its_key_outputs_and_figures_hold(tmp_path):
     run = RunFolder(tmp_path / "run")
-    source = tmp_path / "input.csv"
-    source.write_text("x\n1\n")
-    key = run.stage_key({"n": 5}, [source])
-    assert not run.is_done("cohort", key)
+    assert not run.is_done("cohort", "k1")
     (run.path / "cohort.parquet").write_text("data")
-    run.record("cohort", key, ["cohort.parquet"], seconds=1.0, seed=0)
-    assert run.is_done("cohort", key)
+    run.write_figures({"cohort": {"n": 1}})
+    run.record("cohort", "k1", ["cohort.parquet"], seconds=1.0, seed=0, figures=["cohort"])
+    assert run.is_done("cohort", "k1") and not run.is_done("cohort", "k2")
     assert run.manifest()["versions"]["dualalign"]
-    assert not run.is_done("cohort", run.stage_key({"n": 6}, [source]))
-    source.write_text("x\n2\n")
-    assert not run.is_done("cohort", run.stage_key({"n": 5}, [source]))
+    run.write_figures({"cohort": None})  # a section given as None is removed
+    assert "cohort" not in run.metrics() and not run.is_done("cohort", "k1")
+    run.write_figures({"cohort": {"n": 1}})
     (run.path / "cohort.parquet").unlink()
-    assert not run.is_done("cohort", key)
+    assert not run.is_done("cohort", "k1")

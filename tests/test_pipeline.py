@@ -1,6 +1,7 @@
 """`dualalign run` end to end on a small Alzheimer's configuration, with the embedded model through vLLM."""
 
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -18,6 +19,7 @@ from dualalign.runfolder import GENERATIONS
 from dualalign.trajectories import load_pack
 
 pytestmark = pytest.mark.slow
+CLI = [sys.executable, "-m", "dualalign.pipeline.cli"]
 
 
 def small_config(out_dir, **alignment) -> dict:
@@ -121,7 +123,8 @@ def test_the_default_run_passes_the_release_gate_and_carries_a_dataset_card(smal
     privacy = read_json(out / "metrics.json")["privacy"]
     results = {c["check"]: c["result"] for c in privacy["checks"]}
     assert privacy["passed"] and results["membership inference AUC"] == "pass"
-    assert results["timeline linkage"] == "not measured"  # the pack's model, no real store
+    assert results["timeline linkage"] == "not applicable"  # the pack's model, no real store: the card says why
+    assert "no trajectory store (trajectories.store is not set)" in card_text(out)
     assert read_json(out / "manifest.json")["stages"]["export"]["release"] == {"failed_checks": [], "override": None}
     card = DatasetCard.load(out / "dataset" / "README.md")
     assert card.data.dualalign["model"] == "embedded:smollm2-135m-instruct"
@@ -132,6 +135,35 @@ def test_the_default_run_passes_the_release_gate_and_carries_a_dataset_card(smal
     exported = [p.name for d in ("dataset", "fhir") for p in (out / d).rglob("*")]
     assert not [n for n in exported if n.endswith(".pkl")]
     assert "Privacy: the release gate" in (out / "report.html").read_text()
+
+
+def card_text(out) -> str:
+    return (out / "dataset" / "README.md").read_text()
+
+
+@pytest.mark.parametrize("damage", ["delete metrics.json", "corrupt cohort_report.json"])
+def test_a_check_whose_input_is_gone_blocks_the_export_and_is_named(small_run, tmp_path, damage):
+    """The audit's reproduction: a finished run folder loses a check's input; evaluate and export again from the
+    folder's own config: the export is blocked, the check named, and the earlier export removed."""
+    _, out = small_run
+    copy = tmp_path / "run"
+    shutil.copytree(out, copy)
+    assert (copy / "dataset").is_dir()
+    if damage == "delete metrics.json":
+        (copy / "metrics.json").unlink()
+        named = ["timeline linkage (trajectories): not measured: metrics.json has no trajectories figures"]
+    else:
+        (copy / "cohort_report.json").write_text('{"privacy": {"membership_infer')
+        named = [f"{check} (profiles): not measured: cohort_report.json cannot be read" for check in
+                 ("membership inference AUC", "exact copies of reference rows", "attribute disclosure protection")]
+    result = subprocess.run([*CLI, "run", str(copy / "config.yaml"), "--stages", "evaluate,export", "--force"],
+                            capture_output=True, text=True, timeout=600, cwd=tmp_path.parent)  # fmt: skip
+    assert result.returncode == 2, result.stderr[-2000:]
+    for line in named:
+        assert line in result.stderr
+    assert "Traceback" not in result.stderr
+    assert not (copy / "dataset").exists() and not (copy / "fhir").exists()
+    assert read_json(copy / "release.json")["passed"] is False  # evaluated in the folder of its config
 
 
 def test_a_leaky_store_fails_the_gate_exports_nothing_and_an_override_is_recorded(tmp_path, vllm_engine):
@@ -182,7 +214,7 @@ def test_killed_run_resumes_with_every_request_exactly_once(tmp_path):
     # exactly-once is about the file, not the text: one candidate per plan keeps the run short
     config_path.write_text(yaml.safe_dump(small_config(tmp_path / "run", chunk_size=8, max_notes_per_patient=2,
                                                        gate={"candidates": 1, "rounds": 0})))  # fmt: skip
-    command = [sys.executable, "-m", "dualalign.pipeline.cli", "run", str(config_path)]
+    command = [*CLI, "run", str(config_path)]
     generations = tmp_path / "run" / GENERATIONS
     proc = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     deadline = time.monotonic() + 600

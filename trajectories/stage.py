@@ -2,15 +2,17 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from pathlib import Path
+from typing import ClassVar
 
 import numpy as np
 import pandas as pd
 
 from dualalign.encoders import load_sentence_encoder
 from dualalign.io import write_parquet
-from dualalign.runfolder import COHORT, TRAJECTORIES, RunFolder
-from dualalign.stage import Stage
+from dualalign.runfolder import COHORT, TRAJECTORIES
+from dualalign.stage import Stage, StageResult
 from dualalign.trajectories.config import TrajectoryConfig
 from dualalign.trajectories.pack import load_pack, resolve_pack_path
 from dualalign.trajectories.sample import NOTE_COLUMNS, sample_from_model
@@ -42,9 +44,12 @@ def sample_trajectories(profiles: pd.DataFrame, cfg: TrajectoryConfig, seed: int
 
 
 def source_figures(notes: pd.DataFrame, cfg: TrajectoryConfig, store: TrajectoryStore | None = None) -> dict:
-    """Where the trajectories came from and, from a store, how many could be linked back to a stored patient."""
+    """Where the trajectories came from and, from a store, how many could be linked back to a stored patient. Without
+    a store the linkage check does not apply, and the figures say why."""
     if cfg.store is None:
-        return {"source": f"pack {cfg.pack} model", "timeline_linkage": None}
+        return {"source": f"pack {cfg.pack} model", "timeline_linkage": None,
+                "not_applicable": {"timeline_linkage": "no trajectory store (trajectories.store is not set): "
+                                                       "timelines are sampled from the pack's model"}}  # fmt: skip
     linkage = (store or read_store(cfg)).linkage(notes, cfg.years_before, cfg.years_after)
     return {"source": str(cfg.store), "day_jitter": cfg.day_jitter, "timeline_linkage": linkage}
 
@@ -61,16 +66,24 @@ def read_trajectories(path: str | Path) -> pd.DataFrame:
     return notes
 
 
-def trajectory_stage(cfg: TrajectoryConfig, seed: int, run: RunFolder) -> Stage:
-    """Profiles of the cohort in, `trajectories.parquet` out (and the `trajectories` figures of metrics.json);
+@dataclass(kw_only=True)
+class TrajectoryStage(Stage):
+    """Profiles of the cohort in, `trajectories.parquet` out, and the `trajectories` figures (source, linkage);
     reads the pack (and the store, if one is given)."""
 
-    def work() -> None:
-        store = read_store(cfg)  # read once: sampled from, then checked for linkage
-        notes = sample_trajectories(pd.read_parquet(run.file(COHORT)), cfg, seed, store)
-        write_trajectories(run.file(TRAJECTORIES), notes)
-        run.update_metrics("trajectories", source_figures(notes, cfg, store))
+    name: ClassVar[str] = "trajectories"
+    reads: ClassVar[tuple[str, ...]] = (COHORT,)
+    writes: ClassVar[tuple[str, ...]] = (TRAJECTORIES,)
+    figures: ClassVar[tuple[str, ...]] = ("trajectories",)
+    trajectories: TrajectoryConfig
 
-    inputs = (run.file(COHORT), resolve_pack_path(cfg.pack), *((Path(cfg.store),) if cfg.store else ()))
-    return Stage("trajectories", {"trajectories": cfg.model_dump(mode="json"), "seed": seed}, inputs,
-                 (TRAJECTORIES,), work)
+    def files(self) -> tuple[Path, ...]:
+        cfg = self.trajectories
+        return (resolve_pack_path(cfg.pack), *((Path(cfg.store),) if cfg.store else ()))
+
+    def execute(self) -> StageResult:
+        cfg = self.trajectories
+        store = read_store(cfg)  # read once: sampled from, then checked for linkage
+        notes = sample_trajectories(pd.read_parquet(self.run.file(COHORT)), cfg, self.seed, store)
+        write_trajectories(self.run.file(TRAJECTORIES), notes)
+        return StageResult(figures={"trajectories": source_figures(notes, cfg, store)})
