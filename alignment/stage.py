@@ -9,11 +9,12 @@ from typing import ClassVar
 import pandas as pd
 
 from dualalign.alignment.config import AlignmentConfig
-from dualalign.alignment.plans import build_note_plans
+from dualalign.alignment.plans import Plan, build_labelset_plans, build_note_plans
 from dualalign.alignment.prompts import BUILTIN as BUILTIN_TEMPLATES
 from dualalign.io import write_text
 from dualalign.runfolder import COHORT, PLANS, TRAJECTORIES
 from dualalign.stage import Stage, keyed
+from dualalign.trajectories.labelset import sample_label_mentions
 from dualalign.trajectories.pack import load_pack, resolve_pack_path
 from dualalign.trajectories.stage import read_trajectories
 
@@ -21,6 +22,13 @@ from dualalign.trajectories.stage import read_trajectories
 def template_files(cfg: AlignmentConfig) -> list[Path]:
     """Every template a prompt may be rendered from: the built-in ones and the user's overrides."""
     return sorted(BUILTIN_TEMPLATES.glob("*.j2")) + (sorted(Path(cfg.templates).glob("*.j2")) if cfg.templates else [])
+
+
+PLAN_SETTINGS = {"exclude": {"grounding", "gate", "retries", "chunk_size"}}  # how text is judged: the generation's
+
+
+def write_plans(path: Path, plans: list[Plan]) -> None:
+    write_text(path, "".join(p.model_dump_json() + "\n" for p in plans))
 
 
 @dataclass(kw_only=True)
@@ -31,7 +39,7 @@ class PlansStage(Stage):
     name: ClassVar[str] = "plans"
     reads: ClassVar[tuple[str, ...]] = (COHORT, TRAJECTORIES)
     writes: ClassVar[tuple[str, ...]] = (PLANS,)
-    alignment: AlignmentConfig = keyed(exclude={"grounding", "gate", "retries", "chunk_size"})
+    alignment: AlignmentConfig = keyed(**PLAN_SETTINGS)
     pack: str
 
     def files(self) -> tuple[Path, ...]:
@@ -40,5 +48,26 @@ class PlansStage(Stage):
     def execute(self) -> None:
         profiles = pd.read_parquet(self.run.file(COHORT))
         notes = read_trajectories(self.run.file(TRAJECTORIES))
-        plans = build_note_plans(profiles, notes, load_pack(self.pack), self.alignment, self.seed)
-        write_text(self.run.file(PLANS), "".join(p.model_dump_json() + "\n" for p in plans))
+        write_plans(self.run.file(PLANS), build_note_plans(profiles, notes, load_pack(self.pack), self.alignment,
+                                                           self.seed))  # fmt: skip
+
+
+@dataclass(kw_only=True)
+class LabelsetPlansStage(Stage):
+    """A flat pack's label set: `per_label` items per label (each drawn terms of its label), a plan per item and
+    variant (`tstr`'s plans)."""
+
+    name: ClassVar[str] = "plans"
+    writes: ClassVar[tuple[str, ...]] = (PLANS,)
+    alignment: AlignmentConfig = keyed(**PLAN_SETTINGS)
+    pack: str
+    per_label: int
+    variants: list[str]
+
+    def files(self) -> tuple[Path, ...]:
+        return (resolve_pack_path(self.pack), *template_files(self.alignment))
+
+    def execute(self) -> None:
+        pack = load_pack(self.pack)
+        items = sample_label_mentions(pack, self.per_label, self.seed)
+        write_plans(self.run.file(PLANS), build_labelset_plans(items, pack, self.variants, self.alignment, self.seed))

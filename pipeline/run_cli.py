@@ -40,7 +40,7 @@ def show_generation(metrics: dict) -> None:
 
 def run(
     config: Path = typer.Argument(..., help="Run config YAML."),
-    stages: str = typer.Option("cohort,trajectories,plans,generate,evaluate,export", help="Stages to run."),
+    stages: str = typer.Option(None, help="Stages to run, comma-separated (default: every stage, in order)."),
     force: bool = typer.Option(False, help="Run stages even when their config and inputs are unchanged."),
     release_override: str = typer.Option(
         None, help="Export even though a privacy check failed, for this reason (recorded in the manifest and card)."
@@ -52,7 +52,7 @@ def run(
     from dualalign.pipeline.run import STAGES, Pipeline
     from dualalign.pipeline.runconfig import load_config
 
-    wanted = tuple(s.strip() for s in stages.split(",") if s.strip())
+    wanted = tuple(s.strip() for s in stages.split(",") if s.strip()) if stages else STAGES
     unknown = sorted(set(wanted) - set(STAGES))
     if unknown:
         raise typer.BadParameter(f"unknown stages {unknown}; stages: {', '.join(STAGES)}")

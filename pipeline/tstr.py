@@ -15,25 +15,20 @@ import pandas as pd
 from pydantic import Field
 
 from dualalign.alignment.config import AlignmentConfig
-from dualalign.alignment.gate import QualityGate
-from dualalign.alignment.grounding import Grounder
-from dualalign.alignment.plans import build_labelset_plans
-from dualalign.alignment.prototypes import LabelPrototypes
+from dualalign.alignment.stage import LabelsetPlansStage
 from dualalign.config import StrictModel
-from dualalign.eval.gold import read_labelled, stratified_split
+from dualalign.eval.gold import read_labelled
+from dualalign.eval.scores import ScoreStage
 from dualalign.generate.engine import Engine
-from dualalign.generate.outputs import build_outputs, generation_figures
 from dualalign.generate.registry import EngineConfig, make_engine
-from dualalign.generate.run import generate_plans
-from dualalign.io import read_jsonl, write_json, write_parquet, write_text
-from dualalign.runfolder import GENERATIONS, PLANS, REJECTIONS, SENTENCES
-from dualalign.train.classification import classification_metrics
+from dualalign.generate.stage import GenerationStage
+from dualalign.io import stable_hash
+from dualalign.pipeline.run import run_stages
+from dualalign.runfolder import METRICS, RunFolder, Timer
+from dualalign.stage import Stage
 from dualalign.train.config import TrainConfig
-from dualalign.train.mixtures import LabelledTexts, run_mixtures, summary_figures, table_row
-from dualalign.trajectories.labelset import sample_label_mentions
+from dualalign.train.mixtures import summary_figures
 from dualalign.trajectories.pack import load_pack
-
-FLOOR = "pack-prototype"
 
 
 class TstrConfig(StrictModel):
@@ -53,51 +48,51 @@ class TstrConfig(StrictModel):
     alignment: AlignmentConfig = Field(default_factory=lambda: AlignmentConfig(max_tokens=120))
 
 
-def run_tstr(cfg: TstrConfig, engine: Engine | None = None) -> dict:
-    """Returns (and writes to `cfg.out/metrics.json`) the summary per training set (mean and sd over seeds), one
-    row per seed and training set, and the generation figures per seed. `engine`: an already loaded engine."""
-    pack = load_pack(cfg.pack)
-    real = read_labelled(cfg.real, cfg.text_column, cfg.label_column, pack)
-    floor = LabelPrototypes(pack, cfg.alignment.grounding.embedding_model)
-    tables, generation = [], {}
-    with nullcontext(engine) if engine is not None else make_engine(cfg.engine) as active:
+def seed_stages(cfg: TstrConfig, seed: int, engine: Engine | None = None, progress: bool = True) -> list[Stage]:
+    """One seed's stages in `out/seed-<seed>/`: label-set plans, generation through the gate (kept from copying any
+    of the real texts), and the scores."""
+    run = RunFolder(Path(cfg.out) / f"seed-{seed}")
+    common = {"run": run, "seed": seed}
+    return [
+        LabelsetPlansStage(alignment=cfg.alignment, pack=cfg.pack, per_label=cfg.per_label, variants=cfg.variants,
+                           **common),  # fmt: skip
+        GenerationStage(alignment=cfg.alignment, engine_config=cfg.engine, pack=cfg.pack, engine=engine,
+                        reference_files=(cfg.real,), references=lambda: real_texts(cfg), progress=progress,
+                        **common),  # fmt: skip
+        ScoreStage(real=cfg.real, text_column=cfg.text_column, label_column=cfg.label_column, pack=cfg.pack,
+                   gold_fraction=cfg.gold_fraction, variants=cfg.variants, train=cfg.train,
+                   encoder=cfg.alignment.grounding.embedding_model, **common),  # fmt: skip
+    ]
+
+
+def real_texts(cfg: TstrConfig) -> list[str]:
+    """The real file's texts (a bad file is one error, before any model loads)."""
+    return read_labelled(cfg.real, cfg.text_column, cfg.label_column, load_pack(cfg.pack))["text"].tolist()
+
+
+def run_tstr(cfg: TstrConfig, engine: Engine | None = None, progress: bool = True) -> dict:
+    """Run each seed's stages (unchanged ones skipped, an interrupted generation resumed), then write the summary
+    per training set (mean and sd over seeds), one row per seed and training set, and the generation figures per
+    seed to `cfg.out/metrics.json`, recorded in `cfg.out/manifest.json`. `engine`: an already loaded engine."""
+    real_texts(cfg)
+    out = RunFolder(cfg.out)
+    seeds: dict[str, RunFolder] = {}
+    with Timer() as timer, nullcontext(engine) if engine is not None else make_engine(cfg.engine) as active:
         for seed in cfg.seeds:
-            test, gold = stratified_split(real, cfg.gold_fraction, seed) if cfg.gold_fraction else (real, real[:0])
-            synthetic, generation[str(seed)] = _generate(cfg, pack, active, seed, gold["text"].tolist())
-            labels = sorted(real["label"].unique())
-            scores = classification_metrics(test["label"].tolist(), floor.predict(test["text"].tolist()), labels)
-            tables.append(pd.DataFrame([table_row(FLOOR, seed, 0, scores)]))
-            by_variant = {v: LabelledTexts.from_frame(synthetic[synthetic["variant"] == v]) for v in cfg.variants}
-            mixtures = ["gold", *(f"gold+{v}" for v in cfg.variants)] if len(gold) else []
-            results = run_mixtures(
-                cfg.train.classifier, LabelledTexts.from_frame(gold), LabelledTexts.from_frame(test), by_variant,
-                mixtures + list(cfg.variants), seeds=[seed], ratio=None, settings=cfg.train.settings,
-            )  # fmt: skip
-            tables.append(results.table)
-    table = pd.concat(tables, ignore_index=True)
+            stages = seed_stages(cfg, seed, active, progress)
+            run_stages(stages, [s.name for s in stages], progress=progress)
+            seeds[str(seed)] = stages[0].run
+    scores = {seed: run.figures("scores") for seed, run in seeds.items()}
+    table = pd.DataFrame([row for s in scores.values() for row in s["rows"]])
     metrics = {
         "tstr": summary_figures(table),
         "runs": table.to_dict(orient="records"),
-        "generation": generation,
-        "setup": {**cfg.model_dump(mode="json", exclude={"engine", "alignment"}), "test_rows": int(len(test)),
-                  "model": cfg.engine.model},  # fmt: skip
+        "generation": {seed: run.figures("generation") for seed, run in seeds.items()},
+        "setup": {**cfg.model_dump(mode="json", exclude={"engine", "alignment"}),
+                  "test_rows": scores[str(cfg.seeds[-1])]["test_rows"], "model": cfg.engine.model},  # fmt: skip
     }
-    write_json(Path(cfg.out) / "metrics.json", metrics)
+    out.write_figures(metrics)
+    keys = {seed: {name: e["key"] for name, e in run.manifest()["stages"].items()} for seed, run in seeds.items()}
+    out.record("tstr", stable_hash(keys), [METRICS], timer.seconds, cfg.seeds[0], figures=sorted(metrics),
+               seeds={seed: str(run.path) for seed, run in seeds.items()})  # fmt: skip
     return metrics
-
-
-def _generate(cfg: TstrConfig, pack, engine: Engine, seed: int, gold: list[str]) -> tuple[pd.DataFrame, dict]:
-    """One seed's label-set items through the gate, resumable in `out/seed-<seed>/`: (sentences, figures)."""
-    out = Path(cfg.out) / f"seed-{seed}"
-    items = sample_label_mentions(pack, cfg.per_label, seed)
-    plans = build_labelset_plans(items, pack, list(cfg.variants), cfg.alignment, seed)
-    write_text(out / PLANS, "".join(p.model_dump_json() + "\n" for p in plans))
-    gate = QualityGate(pack, cfg.alignment.grounding, cfg.alignment.gate, gold)
-    generate_plans(plans, engine, out, gate, cfg.alignment)
-    generations = read_jsonl(out / GENERATIONS)
-    grounder = Grounder(pack, cfg.alignment.grounding)
-    _, sentences, rejections = build_outputs(plans, generations, grounder, QualityGate(
-        pack, cfg.alignment.grounding, cfg.alignment.gate, gold))  # fmt: skip
-    write_parquet(out / REJECTIONS, rejections)
-    write_parquet(out / SENTENCES, sentences)
-    return sentences, generation_figures(plans, generations, sentences, rejections)

@@ -1,4 +1,5 @@
-"""A stage's cache key covers every file it reads: editing a pack's examples reruns grounding and evaluation."""
+"""A stage's cache key covers every file it reads and every setting that decides its output: editing a pack's
+examples reruns grounding and evaluation; a gate rule reruns generation, an unrelated section does not."""
 
 import json
 import shutil
@@ -9,7 +10,7 @@ import yaml
 
 from dualalign.alignment.plans import read_plans
 from dualalign.eval.release import ReleaseBlocked
-from dualalign.io import read_json
+from dualalign.io import read_json, read_jsonl
 from dualalign.pipeline.run import STAGES, Pipeline
 from dualalign.pipeline.runconfig import RunConfig
 from dualalign.runfolder import GENERATIONS, MANIFEST, METRICS, PLANS, SENTENCES
@@ -17,19 +18,6 @@ from dualalign.trajectories import load_pack
 from dualalign.trajectories.pack import resolve_pack_path
 
 pytestmark = pytest.mark.slow  # fits a synthesizer and loads the sentence encoder
-
-
-def test_stages_in_order_declare_what_they_read_and_write(tmp_path):
-    config = RunConfig.model_validate({"out_dir": str(tmp_path), "alignment": {"templates": str(tmp_path)}})
-    (tmp_path / "sentences.j2").write_text("{{ style }}")
-    stages = Pipeline(config, progress=False).stages()
-    assert tuple(s.name for s in stages) == STAGES
-    by_name = {s.name: s for s in stages}
-    pack = resolve_pack_path("alzheimers")
-    assert pack in by_name["generate"].inputs and pack in by_name["evaluate"].inputs
-    assert tmp_path / "sentences.j2" in by_name["plans"].inputs
-    assert {"private/synthesizer.pkl", "cohort.parquet", "cohort_sampling.json", "cohort_report.json",
-            "cohort_plots"} == set(by_name["cohort"].outputs)  # fmt: skip
 
 
 def test_editing_pack_examples_reruns_grounding_and_evaluation(tmp_path, vllm_engine):
@@ -67,3 +55,26 @@ def test_editing_pack_examples_reruns_grounding_and_evaluation(tmp_path, vllm_en
     assert not pd.read_parquet(run / SENTENCES)["copies_example"].any()
     assert read_json(run / METRICS)["intrinsic"]["guided"]["share_copied_ngram"] < shared_before
     assert read_json(run / METRICS)["run"]["stage_seconds"].keys() == set(STAGES)
+
+
+def test_a_gate_rule_reruns_generation_and_an_unrelated_section_does_not(tmp_path, vllm_engine):
+    data = {"seed": 4, "out_dir": str(tmp_path / "run"), "cohort": {"n_profiles": 3, "spec_rows": 400, "plots": False},
+            "alignment": {"max_notes_per_patient": 1, "variants": ["guided"], "gate": {"candidates": 1}}}  # fmt: skip
+    run = tmp_path / "run"
+    Pipeline(RunConfig.model_validate(data), progress=False, engine=vllm_engine).run_all()
+    first = read_json(run / MANIFEST)["stages"]
+
+    data["privacy"] = {"max_phi_texts": 2}  # the release gate's setting: evaluation reruns, generation does not
+    Pipeline(RunConfig.model_validate(data), progress=False, engine=vllm_engine).run_all()
+    second = read_json(run / MANIFEST)["stages"]
+    assert second["generate"]["finished"] == first["generate"]["finished"]
+    assert second["evaluate"]["key"] != first["evaluate"]["key"]
+
+    data["alignment"]["gate"]["min_words"] = 5  # a quality-gate rule: every text is judged and written again
+    Pipeline(RunConfig.model_validate(data), progress=False, engine=vllm_engine).run_all()
+    third = read_json(run / MANIFEST)["stages"]
+    assert third["plans"]["finished"] == first["plans"]["finished"]
+    assert third["generate"]["key"] != first["generate"]["key"]
+    set_aside = list(run.glob("generations.*.jsonl"))
+    assert len(set_aside) == 1  # the texts accepted under the old rules are kept apart, not reused
+    assert len(read_jsonl(set_aside[0])) == len(read_jsonl(run / GENERATIONS)) == len(read_plans(run / PLANS))

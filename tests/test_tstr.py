@@ -1,13 +1,17 @@
 """Train on synthetic, test on real: the public Symptom2Disease subset on a small configuration."""
 
 import json
+import os
+import signal
 import subprocess
 import sys
+import time
 
 import pandas as pd
 import pytest
 
-from dualalign.io import read_json
+from dualalign.alignment.plans import read_plans
+from dualalign.io import read_json, read_jsonl
 from dualalign.pipeline.tstr import TstrConfig, run_tstr
 
 CLI = [sys.executable, "-m", "dualalign.pipeline.cli"]
@@ -33,6 +37,40 @@ def test_tstr_small_configuration(shared_data, tmp_path, vllm_engine):
     assert metrics["setup"]["test_rows"] + gold == 600
     sentences = pd.read_parquet(tmp_path / "seed-1" / "sentences.parquet")
     assert not sentences["text"].str.fullmatch(r"\W*\w+(?:\W+\w+){0,2}\W*").any()  # no label-word echoes
+
+
+@pytest.mark.slow
+def test_tstr_is_a_run_folder_per_seed_and_resumes_after_sigkill(shared_data, tmp_path):
+    """`tstr` runs stages over run folders: a manifest per seed and one for the whole comparison, and a run killed in
+    the middle of its generations resumes without losing or repeating a request."""
+    out = tmp_path / "out"
+    script = (
+        "from dualalign.pipeline.tstr import TstrConfig, run_tstr\n"
+        f"run_tstr(TstrConfig(real={str(shared_data / 'symptom2disease_public.csv')!r}, pack='symptom2disease', "
+        f"out={str(out)!r}, per_label=2, seeds=[0], alignment={{'max_tokens': 120, 'chunk_size': 4, "
+        "'gate': {'candidates': 1, 'rounds': 0}}), progress=False)\n"
+    )
+    generations = out / "seed-0" / "generations.jsonl"
+    proc = subprocess.Popen([sys.executable, "-c", script], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    deadline = time.monotonic() + 600
+    while time.monotonic() < deadline and proc.poll() is None:
+        if generations.exists() and len(generations.read_text().splitlines()) >= 4:
+            break
+        time.sleep(0.5)
+    assert proc.poll() is None, "the run ended before it could be killed"
+    os.kill(proc.pid, signal.SIGKILL)
+    proc.wait()
+    plans = read_plans(out / "seed-0" / "plans.jsonl")
+    assert 4 <= len(read_jsonl(generations)) < len(plans)
+    finished = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=900)
+    assert finished.returncode == 0, finished.stderr[-2000:]
+    ids = [r["id"] for r in read_jsonl(generations)]
+    assert sorted(ids) == sorted(p.id for p in plans)  # each exactly once
+    seed_stages = read_json(out / "seed-0" / "manifest.json")["stages"]
+    assert list(seed_stages) == ["plans", "generate", "score"]
+    top = read_json(out / "manifest.json")["stages"]["tstr"]
+    assert top["seeds"] == {"0": str(out / "seed-0")} and top["outputs"] == ["metrics.json"]
+    assert read_json(out / "metrics.json")["tstr"]["guided"]["macro_f1"]["mean"] >= 0
 
 
 def test_tstr_bad_inputs_fail_before_any_model_loads(tmp_path):
