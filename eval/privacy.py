@@ -42,11 +42,16 @@ def longest_shared_ngram(texts: Sequence[str], references: Sequence[str]) -> lis
 
     out = []
     for text in texts:
-        words, n = tokens(text), 0
-        # if some n-gram is shared, so are its (n-1)-grams: grow n until no n-gram is shared
-        while n < len(words) and any(g in ref_set(n + 1) for g in ngrams(words, n + 1)):
-            n += 1
-        out.append(n)
+        words = tokens(text)
+        # if some n-gram is shared, so are its (n-1)-grams: binary search for the largest shared n
+        low, high = 0, len(words)
+        while low < high:
+            mid = (low + high + 1) // 2
+            if any(g in ref_set(mid) for g in ngrams(words, mid)):
+                low = mid
+            else:
+                high = mid - 1
+        out.append(low)
     return out
 
 
