@@ -73,7 +73,7 @@ def measures(pairs: pd.DataFrame, references: pd.DataFrame | None) -> dict[str, 
 
 def markdown(table: pd.DataFrame) -> str:
     """A markdown table: the index as the first column, numbers right-aligned (3 decimals unless whole)."""
-    cell = lambda v: f"{v:.0f}" if float(v).is_integer() else f"{v:.3f}"  # noqa: E731
+    cell = lambda v: "—" if pd.isna(v) else f"{v:.0f}" if float(v).is_integer() else f"{v:.3f}"  # noqa: E731
     lines = ["| | " + " | ".join(table.columns) + " |", "|---|" + "---:|" * len(table.columns)]
     lines += [f"| {index} | " + " | ".join(cell(v) for v in row) + " |" for index, row in table.iterrows()]
     return "\n".join(lines)
@@ -91,12 +91,13 @@ def main() -> None:
                           for name, pairs in sets.items()})
     snippets = {name: label_snippets(pairs) for name, pairs in sets.items()}
     counts = pd.DataFrame({name: s["label"].value_counts() for name, s in snippets.items()}).fillna(0).astype(int)
+    counts = counts.sort_values("train+valid", ascending=False)
     counts.loc["total"] = counts.sum()
     print(machine_header())
     print(f"ACI-Bench pairs from {args.data}\n")
     print(markdown(table))
     print("\nLabelled snippets (chunks of 4 turns, labelled by the note section with the highest ROUGE-1)\n")
-    print(markdown(counts.sort_values("train+valid", ascending=False)))
+    print(markdown(counts))
     if args.snippets:
         args.snippets.parent.mkdir(parents=True, exist_ok=True)
         snippets["train+valid"][["text", "label"]].to_csv(args.snippets, index=False)
