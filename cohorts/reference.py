@@ -8,6 +8,7 @@ import numpy as np
 import pandas as pd
 
 from dualalign.cohorts.config import BUILTIN_PREFIX, CohortConfig
+from dualalign.cohorts.sampling import plan_strata
 from dualalign.cohorts.spec import builtin_spec_path, draw_reference, load_spec
 from dualalign.errors import ConfigError, DataError
 
@@ -106,6 +107,14 @@ def split_holdout(reference: pd.DataFrame, fraction: float, seed: int) -> tuple[
     order = np.random.default_rng(seed).permutation(len(reference))
     holdout = reference.iloc[np.sort(order[:n_holdout])].reset_index(drop=True)
     training = reference.iloc[np.sort(order[n_holdout:])].reset_index(drop=True)
+    return training, holdout
+
+
+def prepare_reference(cfg: CohortConfig, seed: int, data: pd.DataFrame | None = None
+                      ) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """The validated reference split into (training, holdout), with the quotas checked against it."""
+    training, holdout = split_holdout(load_reference(cfg, seed, data), cfg.holdout_fraction, seed)
+    plan_strata(cfg.n_profiles, training, cfg.quotas, cfg.oversample)
     return training, holdout
 
 

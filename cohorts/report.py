@@ -5,18 +5,48 @@ column."""
 from __future__ import annotations
 
 import io
+import shutil
+import tempfile
 import warnings
 from collections.abc import Sequence
+from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pandas as pd
 
+from dualalign.cohorts.config import CohortConfig
 from dualalign.cohorts.copies import count_exact_copies
 from dualalign.cohorts.synthesizer import seeded_globals
+from dualalign.io import write_json
+from dualalign.runfolder import COHORT_PLOTS, COHORT_REPORT
 
 DCR_MAX_ROWS = 1000  # rows per side for the distance computations (a seeded subsample beyond that)
 DISCLOSURE_MIN_ROWS = 100  # profiles needed for the attribute-disclosure figure
+
+
+def build_report(cfg: CohortConfig, metadata: dict[str, Any], training: pd.DataFrame, holdout: pd.DataFrame,
+                 profiles: pd.DataFrame, sampling: dict[str, Any], seed: int
+                 ) -> tuple[dict[str, Any], dict[str, bytes]]:
+    """The report the `cohort:` settings ask for (with what was fitted) and its plots (PNG bytes by file name)."""
+    result = cohort_report(training, profiles, metadata, holdout=holdout, sampling=sampling,
+                           min_quality=cfg.min_quality, known_columns=cfg.known_columns,
+                           sensitive_columns=cfg.sensitive_columns, seed=seed)
+    result = {"source": cfg.source, "synthesizer": cfg.synthesizer, "seed": seed, **result}
+    plots = column_plots(training, profiles) if cfg.plots else {}
+    result["plots"] = [f"{COHORT_PLOTS}/{name}" for name in plots]
+    return result, plots
+
+
+def write_report(out_dir: Path, result: dict[str, Any], plots: dict[str, bytes]) -> None:
+    """Write the plots folder (swapped in whole) and then `cohort_report.json`."""
+    if plots:
+        staging = Path(tempfile.mkdtemp(prefix=f".{COHORT_PLOTS}.", dir=out_dir))
+        for name, png in plots.items():
+            (staging / name).write_bytes(png)
+        shutil.rmtree(out_dir / COHORT_PLOTS, ignore_errors=True)
+        staging.rename(out_dir / COHORT_PLOTS)
+    write_json(out_dir / COHORT_REPORT, result)
 
 
 def cohort_report(

@@ -4,6 +4,10 @@ Each stratum is filled first by rejection (unconditional draws that fall in it, 
 if that runs dry, by SDV's conditional sampling with condition values drawn from the stratum (GaussianCopula
 conditions its copula on them; CTGAN its conditional vector). The rest of the profiles are drawn outside every
 stratum. Fewer rows than asked is always an error naming the stratum and what each method found.
+
+Seeding: SDV 2.0 has no public sampling seed. `reset_sampling()` (public) restarts the synthesizer's own stream of
+rows, the same for every seed, and the seed then picks which rows of that stream are drawn: 1 in `THINNING`, at
+random. So the same seed gives the same profiles, and two seeds share about 1 / THINNING of their draws.
 """
 
 from __future__ import annotations
@@ -20,11 +24,12 @@ import pandas as pd
 
 from dualalign.cohorts.config import Oversample, Quota, Range, Where
 from dualalign.cohorts.copies import copy_mask
-from dualalign.cohorts.synthesizer import TABLE
 from dualalign.errors import ConfigError, DataError
 
 log = logging.getLogger(__name__)
 
+TABLE = "cohort"  # the SDV table name of the profiles
+THINNING = 4  # rows of SDV's stream per draw; the seed picks which one
 REJECTION_BUDGET = 20_000  # unconditional draws per stratum before conditional sampling takes over
 CONDITIONAL_ROUNDS = 5
 CONDITIONAL_TRIES = 20  # SDV's max_tries_per_batch within one conditional round
@@ -136,7 +141,8 @@ def sample_profiles(
     seed: int = 0,
     reject_copies: bool = True,
 ) -> tuple[pd.DataFrame, dict[str, Any]]:
-    """`n` profiles with ids P00001..., exact counts in every stratum; returns them and a log of what was done."""
+    """`n` profiles from a fitted SDV synthesizer, with ids P00001... and exact counts in every stratum; returns them
+    and a log of what was done. `CohortSynthesizer.sample` runs this."""
     strata = plan_strata(n, reference, quotas, oversample)
     sampler = _Sampler(synthesizer, reference, seed, reject_copies)
     parts, entries = [], []
@@ -177,7 +183,6 @@ class _Sampler:
         self.rng = np.random.default_rng(seed)
         self.copies_rejected = 0
         synthesizer.reset_sampling()
-        synthesizer._set_random_state(seed)  # SDV's only hook for a sampling seed
 
     def _keep(self, df: pd.DataFrame) -> pd.DataFrame:
         if not self.reject_copies or df.empty:
@@ -187,9 +192,12 @@ class _Sampler:
         return df[~mask]
 
     def _draw(self, k: int) -> pd.DataFrame:
+        """`k` unconditional rows: `k` of the next `THINNING * k` rows of SDV's stream, picked by the seed."""
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
-            return self._keep(self.synthesizer.sample(num_rows=k)[TABLE])
+            stream = self.synthesizer.sample(num_rows=THINNING * k)[TABLE]
+        picked = np.sort(self.rng.choice(len(stream), size=min(k, len(stream)), replace=False))
+        return self._keep(stream.iloc[picked].reset_index(drop=True))
 
     def fill(self, stratum: Stratum) -> tuple[pd.DataFrame, dict[str, Any]]:
         need, parts = stratum.count, []

@@ -31,16 +31,16 @@ def load_section(path: Path) -> tuple[CohortConfig, int, Path]:
 @app.command()
 def fit(config: Path = CONFIG, out: Optional[Path] = OUT) -> None:
     """Load or draw the reference population, fit the synthesizer, save it as private/synthesizer.pkl."""
-    from dualalign.cohorts import stage
-    from dualalign.cohorts.synthesizer import save_synthesizer
+    from dualalign.cohorts.reference import prepare_reference
+    from dualalign.cohorts.synthesizer import CohortSynthesizer
     from dualalign.runfolder import Timer
 
     cfg, seed, out_dir = load_section(config)
     out_dir = out or out_dir
     with Timer() as timer:
-        training, holdout = stage.prepare_reference(cfg, seed)
-        synthesizer = stage.fit(cfg, training, seed)
-    save_synthesizer(synthesizer, out_dir / SYNTHESIZER)
+        training, holdout = prepare_reference(cfg, seed)
+        synthesizer = CohortSynthesizer.from_config(cfg, seed).fit(training)
+    synthesizer.save(out_dir / SYNTHESIZER)
     console.print(f"fitted {cfg.synthesizer} on {len(training)} reference rows x {training.shape[1]} columns "
                   f"({len(holdout)} held out) in {timer.seconds:.1f} s -> {out_dir / SYNTHESIZER}")
 
@@ -50,15 +50,14 @@ def sample(config: Path = CONFIG, out: Optional[Path] = OUT,
            n: Optional[int] = typer.Option(None, "--n", "-n", min=1, help="Profiles (default: cohort.n_profiles).")
            ) -> None:
     """Sample profiles from the fitted synthesizer, honouring quotas; writes cohort.parquet."""
-    from dualalign.cohorts import stage
-    from dualalign.cohorts.synthesizer import load_synthesizer
+    from dualalign.cohorts.synthesizer import CohortSynthesizer
     from dualalign.io import write_json, write_parquet
 
     cfg, seed, out_dir = load_section(config)
     out_dir = out or out_dir
-    synthesizer = load_synthesizer(out_dir / SYNTHESIZER)
-    training, _ = stage.prepare_reference(cfg, seed)
-    profiles, sampling = stage.sample(cfg, synthesizer, training, seed, n)
+    synthesizer = CohortSynthesizer.load(out_dir / SYNTHESIZER)
+    profiles, sampling = synthesizer.sample(n or cfg.n_profiles, quotas=cfg.quotas, oversample=cfg.oversample,
+                                            seed=seed, reject_copies=cfg.reject_copies)
     write_parquet(out_dir / COHORT, profiles)
     write_json(out_dir / COHORT_SAMPLING, sampling)
     console.print(f"{len(profiles)} profiles -> {out_dir / COHORT}")
@@ -70,7 +69,6 @@ def sample(config: Path = CONFIG, out: Optional[Path] = OUT,
 def report(config: Optional[Path] = typer.Option(None, "--config", "-c", help="Run config: recompute the report."),
            out: Optional[Path] = OUT) -> None:
     """Compute cohort_report.json from cohort.parquet (with --config) and show it; without --config, show it."""
-    from dualalign.cohorts import stage
     from dualalign.io import read_json
 
     if config is None:
@@ -83,18 +81,21 @@ def report(config: Optional[Path] = typer.Option(None, "--config", "-c", help="R
         return
     import pandas as pd
 
-    from dualalign.cohorts.synthesizer import load_synthesizer
+    from dualalign.cohorts.reference import prepare_reference
+    from dualalign.cohorts.report import build_report, write_report
+    from dualalign.cohorts.synthesizer import CohortSynthesizer
 
     cfg, seed, out_dir = load_section(config)
     out_dir = out or out_dir
-    synthesizer = load_synthesizer(out_dir / SYNTHESIZER)
+    synthesizer = CohortSynthesizer.load(out_dir / SYNTHESIZER)
     cohort_path, sampling_path = out_dir / COHORT, out_dir / COHORT_SAMPLING
     if not cohort_path.is_file():
         raise DataError(f"{cohort_path}: no profiles; run `dualalign cohort sample` first")
     sampling = read_json(sampling_path) if sampling_path.is_file() else {}
-    training, holdout = stage.prepare_reference(cfg, seed)
-    result, plots = stage.report(cfg, synthesizer, training, holdout, pd.read_parquet(cohort_path), sampling, seed)
-    stage.write_report(out_dir, result, plots)
+    training, holdout = prepare_reference(cfg, seed)
+    result, plots = build_report(cfg, synthesizer.metadata, training, holdout, pd.read_parquet(cohort_path),
+                                 sampling, seed)
+    write_report(out_dir, result, plots)
     show_report(result)
     console.print(f"-> {out_dir / COHORT_REPORT}")
 

@@ -7,9 +7,8 @@ import pytest
 import yaml
 from typer.testing import CliRunner
 
-from dualalign.cohorts import CohortConfig, build_cohort, count_exact_copies, load_reference, split_holdout
+from dualalign.cohorts import CohortConfig, CohortSynthesizer, build_cohort, count_exact_copies, prepare_reference
 from dualalign.cohorts.report import cohort_report
-from dualalign.cohorts.synthesizer import load_synthesizer, table_metadata
 from dualalign.eval.config import PrivacyConfig
 from dualalign.eval.release import privacy_checks
 from dualalign.io import read_json
@@ -53,7 +52,7 @@ def test_oasis_acceptance(oasis_run):
     assert len(profiles) == 1000 and profiles["patient_id"].is_unique
     assert report["quality"]["score"] >= 0.80
     assert report["diagnostic"]["score"] >= 0.95
-    training, holdout = split_holdout(load_reference(cfg, seed), cfg.holdout_fraction, seed)
+    training, holdout = prepare_reference(cfg, seed)
     assert count_exact_copies(profiles, training) == 0 == report["privacy"]["exact_copies"]
     assert report["checks"] == {"quality >= 0.8": True, "no exact copies of reference rows": True}
     assert report["rows"] == {"reference": 120, "holdout": 30, "profiles": 1000}
@@ -78,8 +77,8 @@ def test_oasis_acceptance(oasis_run):
 
 def test_membership_inference_catches_profiles_that_copy_their_training_rows(oasis_run):
     cfg, seed, out_dir, _ = oasis_run
-    training, holdout = split_holdout(load_reference(cfg, seed), cfg.holdout_fraction, seed)
-    metadata = table_metadata(load_synthesizer(out_dir / SYNTHESIZER))
+    training, holdout = prepare_reference(cfg, seed)
+    metadata = CohortSynthesizer.load(out_dir / SYNTHESIZER).metadata
     leaky = training.sample(frac=1, random_state=0).reset_index(drop=True)  # "sampling" that returns its rows
     report = cohort_report(training, leaky, metadata, holdout=holdout, seed=seed)
     assert report["privacy"]["membership_inference_auc"] > 0.95
@@ -93,8 +92,10 @@ def test_membership_inference_catches_profiles_that_copy_their_training_rows(oas
 
 def test_saved_synthesizer_loads_back_and_report_shows(oasis_run):
     cfg, seed, out_dir, _ = oasis_run
-    synthesizer = load_synthesizer(out_dir / SYNTHESIZER)
-    assert len(synthesizer.sample(num_rows=5)["cohort"]) == 5
+    synthesizer = CohortSynthesizer.load(out_dir / SYNTHESIZER)
+    assert synthesizer.kind == cfg.synthesizer and synthesizer.seed == seed
+    profiles, _ = synthesizer.sample(5, seed=seed)
+    assert len(profiles) == 5 and set(profiles.columns) == {"patient_id", *synthesizer.training_.columns}
     shown = CliRunner().invoke(app, ["report", "--out", str(out_dir)])
     assert shown.exit_code == 0 and "no exact copies" in shown.output
 

@@ -1,13 +1,14 @@
-"""Sampling: exact quotas (a rare stratum included), oversampling, seeds, impossible conditions."""
+"""The cohort synthesizer: exact quotas (a rare stratum included), oversampling, seeds, impossible conditions,
+saving and loading."""
 
 from __future__ import annotations
 
 import pandas as pd
 import pytest
 
-from dualalign.cohorts import CohortConfig, Oversample, Quota, Range, fit_synthesizer, load_reference, sample_profiles
+from dualalign.cohorts import CohortConfig, CohortSynthesizer, Oversample, Quota, Range, load_reference
 from dualalign.cohorts.sampling import REJECTION_BUDGET, matches
-from dualalign.errors import ConfigError
+from dualalign.errors import ConfigError, DataError, DualAlignError
 
 # about 1 in 100,000 profiles: rejection sampling within its budget of draws runs dry
 RARE = {"race_ethnicity": "african_american", "sex": "M", "stage_at_diagnosis": "severe_dementia",
@@ -21,13 +22,13 @@ def reference():
 
 @pytest.fixture(scope="module")
 def synthesizer(reference):
-    return fit_synthesizer(reference, seed=0)
+    return CohortSynthesizer(seed=0).fit(reference)
 
 
 def test_quotas_are_exact_including_a_stratum_too_rare_for_rejection(synthesizer, reference):
     quotas = [Quota(where={"race_ethnicity": "african_american", "sex": "F", "age": {"min": 85}}, count=50),
               Quota(where=RARE, count=10, name="rare")]
-    profiles, log = sample_profiles(synthesizer, reference, 300, quotas=quotas, seed=1)
+    profiles, log = synthesizer.sample(300, quotas=quotas, seed=1)
     assert len(profiles) == 300
     assert matches(profiles, quotas[0].where).sum() == 50
     assert matches(profiles, RARE).sum() == 10
@@ -38,34 +39,67 @@ def test_quotas_are_exact_including_a_stratum_too_rare_for_rejection(synthesizer
 
 
 def test_profile_contract_and_stable_ids(synthesizer, reference):
-    profiles, _ = sample_profiles(synthesizer, reference, 25, seed=2)
+    profiles, _ = synthesizer.sample(25, seed=2)
     assert list(profiles["patient_id"][:3]) == ["P00001", "P00002", "P00003"]
     assert profiles["patient_id"].is_unique and profiles.columns[0] == "patient_id"
     assert profiles["age"].dtype == "int64" and set(profiles["sex"]) <= {"F", "M"}
     assert profiles["hypertension"].dtype == bool
 
 
-def test_same_seed_same_profiles(synthesizer, reference):
+def rows(profiles: pd.DataFrame) -> set[tuple]:
+    return set(map(tuple, profiles.drop(columns="patient_id").astype(str).to_numpy()))
+
+
+def test_same_seed_same_profiles_and_other_seeds_mostly_other_profiles(synthesizer):
     quotas = [Quota(where={"sex": "M", "race_ethnicity": "hispanic"}, count=7)]
-    a, _ = sample_profiles(synthesizer, reference, 60, quotas=quotas, seed=5)
-    b, _ = sample_profiles(synthesizer, reference, 60, quotas=quotas, seed=5)
-    c, _ = sample_profiles(synthesizer, reference, 60, quotas=quotas, seed=6)
+    a, log_a = synthesizer.sample(60, quotas=quotas, seed=5)
+    b, log_b = synthesizer.sample(60, quotas=quotas, seed=5)
+    c, _ = synthesizer.sample(60, quotas=quotas, seed=6)
     pd.testing.assert_frame_equal(a, b)
-    assert not a.drop(columns="patient_id").equals(c.drop(columns="patient_id"))
+    assert log_a == log_b
+    assert len(rows(a) & rows(c)) < 0.5 * len(a)  # not the same profiles reordered
+    default, _ = synthesizer.sample(60, quotas=quotas)  # the synthesizer's own seed
+    pd.testing.assert_frame_equal(default, synthesizer.sample(60, quotas=quotas, seed=0)[0])
+
+
+def test_save_and_load_round_trip(synthesizer, tmp_path):
+    path = tmp_path / "private" / "synthesizer.pkl"
+    synthesizer.save(path)
+    loaded = CohortSynthesizer.load(path)
+    assert (loaded.kind, loaded.seed) == ("gaussian_copula", 0) and loaded.metadata == synthesizer.metadata
+    pd.testing.assert_frame_equal(loaded.training_, synthesizer.training_)
+    quotas = [Quota(where={"sex": "F", "age": {"max": 70}}, count=5)]
+    pd.testing.assert_frame_equal(loaded.sample(40, quotas=quotas, seed=9)[0],
+                                  synthesizer.sample(40, quotas=quotas, seed=9)[0])
+    assert [p.name for p in path.parent.iterdir()] == ["synthesizer.pkl"]  # no temporary file left
+
+
+def test_load_and_use_errors(tmp_path):
+    with pytest.raises(DataError, match="no fitted synthesizer; run `dualalign cohort fit` first"):
+        CohortSynthesizer.load(tmp_path / "absent.pkl")
+    (tmp_path / "other.pkl").write_bytes(__import__("pickle").dumps({"not": "a synthesizer"}))
+    with pytest.raises(DataError, match="holds a dict, not a cohort synthesizer"):
+        CohortSynthesizer.load(tmp_path / "other.pkl")
+    (tmp_path / "torn.pkl").write_bytes(b"\x80\x04")
+    with pytest.raises(DataError, match="not a readable cohort synthesizer"):
+        CohortSynthesizer.load(tmp_path / "torn.pkl")
+    with pytest.raises(DualAlignError, match="not fitted"):
+        CohortSynthesizer().sample(5)
+    with pytest.raises(ConfigError, match="unknown synthesizer 'gan'"):
+        CohortSynthesizer("gan")
 
 
 def test_oversampling_raises_the_share_of_a_rare_group(synthesizer, reference):
     where = {"race_ethnicity": "other"}
     share = matches(reference, where).mean()
-    profiles, log = sample_profiles(synthesizer, reference, 400, oversample=[Oversample(where=where, weight=4)],
-                                    seed=3)
+    profiles, log = synthesizer.sample(400, oversample=[Oversample(where=where, weight=4)], seed=3)
     expected = round(400 * 4 * share / (4 * share + 1 - share))
     assert matches(profiles, where).sum() == expected == log["strata"][0]["count"]
     assert expected / 400 > 2.5 * share
 
 
 def test_no_exact_copies_of_reference_rows(synthesizer, reference):
-    profiles, log = sample_profiles(synthesizer, reference, 500, seed=4)
+    profiles, log = synthesizer.sample(500, seed=4)
     keys = set(map(tuple, reference.astype(str).to_numpy()))
     assert not any(tuple(r) in keys for r in profiles[reference.columns].astype(str).to_numpy())
     assert log["exact_copies_rejected"] >= 0
@@ -79,12 +113,12 @@ def test_no_exact_copies_of_reference_rows(synthesizer, reference):
 ])
 def test_impossible_conditions(synthesizer, reference, where, pattern):
     with pytest.raises(ConfigError, match=pattern):
-        sample_profiles(synthesizer, reference, 10, quotas=[Quota(where=where, count=2)])
+        synthesizer.sample(10, quotas=[Quota(where=where, count=2)])
 
 
 def test_overlapping_and_oversized_quotas(synthesizer, reference):
     overlapping = [Quota(where={"sex": "F"}, count=2), Quota(where={"age": {"max": 70}}, count=2)]
     with pytest.raises(ConfigError, match=r"quotas\[0\] and cohort\.quotas\[1\] overlap"):
-        sample_profiles(synthesizer, reference, 10, quotas=overlapping)
+        synthesizer.sample(10, quotas=overlapping)
     with pytest.raises(ConfigError, match="ask for 11 profiles, more than n_profiles=10"):
-        sample_profiles(synthesizer, reference, 10, quotas=[Quota(where={"sex": "F"}, count=11)])
+        synthesizer.sample(10, quotas=[Quota(where={"sex": "F"}, count=11)])
