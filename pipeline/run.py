@@ -53,7 +53,8 @@ class Pipeline:
             trajectory_stage(c.trajectories, c.seed, run),
             plans_stage(c.alignment, c.trajectories.pack, c.seed, run),
             generation_stage(
-                c.alignment, c.engine, c.trajectories.pack, c.seed, run, self.progress, self.engine, self._gold_texts()
+                c.alignment, c.engine, c.sampling, c.trajectories.pack, c.seed, run, self.progress, self.engine,
+                self._gold_texts(),
             ),
             evaluation_stage(c.evaluation, c.privacy, c.trajectories.pack, c.seed, run),
             export_stage(c.privacy, self.provenance(), c.trajectories.pack, c.alignment.diagnosis_date, run,

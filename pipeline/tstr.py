@@ -23,9 +23,11 @@ from dualalign.config import StrictModel
 from dualalign.eval.gold import read_labelled, stratified_split
 from dualalign.generate.engine import Engine
 from dualalign.generate.outputs import build_outputs, generation_figures
+from dualalign.generate.records import read_generations
 from dualalign.generate.registry import EngineConfig, make_engine
-from dualalign.generate.run import generate_plans
-from dualalign.io import read_jsonl, write_json, write_parquet, write_text
+from dualalign.generate.run import claim_generations, generate_plans
+from dualalign.generate.sampling import SamplingConfig
+from dualalign.io import write_json, write_parquet, write_text
 from dualalign.runfolder import GENERATIONS, PLANS, REJECTIONS, SENTENCES
 from dualalign.train.classification import classification_metrics
 from dualalign.train.config import TrainConfig
@@ -34,6 +36,7 @@ from dualalign.trajectories.labelset import sample_label_mentions
 from dualalign.trajectories.pack import load_pack
 
 FLOOR = "pack-prototype"
+TSTR_SAMPLING = SamplingConfig(max_tokens=120)  # a label-set item's reply is 2 or 3 sentences
 
 
 class TstrConfig(StrictModel):
@@ -50,7 +53,8 @@ class TstrConfig(StrictModel):
     seeds: list[int] = Field(default_factory=lambda: [0, 1, 2], min_length=1)
     train: TrainConfig = Field(default_factory=TrainConfig)
     engine: EngineConfig = Field(default_factory=EngineConfig)
-    alignment: AlignmentConfig = Field(default_factory=lambda: AlignmentConfig(max_tokens=120))
+    alignment: AlignmentConfig = Field(default_factory=AlignmentConfig)
+    sampling: SamplingConfig = TSTR_SAMPLING
 
 
 def run_tstr(cfg: TstrConfig, engine: Engine | None = None) -> dict:
@@ -93,8 +97,9 @@ def _generate(cfg: TstrConfig, pack, engine: Engine, seed: int, gold: list[str])
     plans = build_labelset_plans(items, pack, list(cfg.variants), cfg.alignment, seed)
     write_text(out / PLANS, "".join(p.model_dump_json() + "\n" for p in plans))
     gate = QualityGate(pack, cfg.alignment.grounding, cfg.alignment.gate, gold)
-    generate_plans(plans, engine, out, gate, cfg.alignment)
-    generations = read_jsonl(out / GENERATIONS)
+    claim_generations(out, cfg.engine, cfg.sampling, cfg.alignment.retries)
+    generate_plans(plans, engine, out, gate, cfg.alignment, cfg.sampling)
+    generations = read_generations(out / GENERATIONS)
     grounder = Grounder(pack, cfg.alignment.grounding)
     _, sentences, rejections = build_outputs(plans, generations, grounder, QualityGate(
         pack, cfg.alignment.grounding, cfg.alignment.gate, gold))  # fmt: skip

@@ -3,20 +3,21 @@
 import pytest
 from pydantic import BaseModel
 
-from dualalign.generate import GenerationRequest, generate_structured
+from dualalign.generate import GenerationRequest, SamplingConfig, generate_structured
 
 pytestmark = pytest.mark.slow
 
 
-def chat(id: str, text: str, seed: int = 0, **kw) -> GenerationRequest:
-    return GenerationRequest(id=id, messages=[{"role": "user", "content": text}], seed=seed, **kw)
+def chat(id: str, text: str, seed: int = 0, **sampling) -> GenerationRequest:
+    return GenerationRequest(id=id, messages=[{"role": "user", "content": text}], seed=seed,
+                             sampling=SamplingConfig(**sampling))
 
 
 def started(id: str) -> GenerationRequest:
     """A question whose reply is already begun: the engine must continue it, not open a new one."""
     return GenerationRequest(id=id, messages=[{"role": "user", "content": "What is the capital of France?"},
                                               {"role": "assistant", "content": "The capital of France is"}],
-                             temperature=0, max_tokens=12)  # fmt: skip
+                             sampling=SamplingConfig(temperature=0, max_tokens=12))  # fmt: skip
 
 
 def assert_continues(result) -> None:
@@ -31,7 +32,8 @@ class Symptoms(BaseModel):
 def test_vllm_answers_chat_and_prompt_requests_in_order(vllm_engine):
     requests = [
         chat("a", "What is the capital of France? Answer in one word.", temperature=0, max_tokens=16),
-        GenerationRequest(id="b", prompt="The capital of France is", temperature=0, max_tokens=8),
+        GenerationRequest(id="b", prompt="The capital of France is",
+                          sampling=SamplingConfig(temperature=0, max_tokens=8)),
         chat("c", "Name a colour.", max_tokens=16, seed=3),
     ]
     results = vllm_engine.generate(requests)
