@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import BaseModel, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from dualalign.generate.sampling import SamplingConfig
 from dualalign.io import read_jsonl
@@ -85,6 +85,8 @@ class GenerationRecord(BaseModel):
     the gate judged. Whole JSON notes: `parsed` is the validated reply. `error` and `error_kind` are set when the
     plan failed (`rejected`: no candidate passed the gate).
     """
+
+    model_config = ConfigDict(extra="forbid")
 
     id: str
     variant: str
