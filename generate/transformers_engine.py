@@ -82,21 +82,21 @@ class TransformersEngine(Engine):
         import torch
 
         first = batch[0]
-        s = first.sampling.resolve(self.hardware)
+        drawn = first.sampling.resolve(self.hardware)
         texts = [self._render(r) for r in batch]
         inputs = self.tokenizer(texts, return_tensors="pt", padding=True, add_special_tokens=False)
         torch.manual_seed(hash(tuple(r.seed for r in batch)) % (2**31))
-        sampling = {"do_sample": True, "temperature": s.temperature, "top_p": s.top_p, "top_k": s.top_k,
-                    "min_p": s.min_p or None}  # top_k 0 is off (transformers' own default would be 50)
+        sampling = {"do_sample": True, "temperature": drawn.temperature, "top_p": drawn.top_p, "top_k": drawn.top_k,
+                    "min_p": drawn.min_p or None}  # top_k 0 is off (transformers' own default would be 50)
         start = time.perf_counter()
         with torch.inference_mode():
             output = self.model.generate(
                 **inputs,
-                max_new_tokens=s.max_tokens,
+                max_new_tokens=drawn.max_tokens,
                 pad_token_id=self.tokenizer.pad_token_id,
                 stop_strings=first.stop or None,
                 tokenizer=self.tokenizer if first.stop else None,
-                **(sampling if s.temperature > 0 else {"do_sample": False}),
+                **(sampling if drawn.temperature > 0 else {"do_sample": False}),
             )
         latency = time.perf_counter() - start
         prompt_len = inputs["input_ids"].shape[1]
@@ -115,7 +115,7 @@ class TransformersEngine(Engine):
                     text=text,
                     prompt_tokens=int(inputs["attention_mask"][i].sum()),
                     completion_tokens=n_new,
-                    finish_reason="stop" if stopped or n_new < s.max_tokens else "length",
+                    finish_reason="stop" if stopped or n_new < drawn.max_tokens else "length",
                     latency_s=latency,
                     seed=request.seed,
                 )
