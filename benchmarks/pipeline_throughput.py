@@ -29,10 +29,11 @@ from dualalign.alignment.plans import build_note_plans  # noqa: E402
 from dualalign.generate import EngineConfig, make_engine  # noqa: E402
 from dualalign.generate.candidates import plan_request  # noqa: E402
 from dualalign.generate.outputs import build_outputs  # noqa: E402
+from dualalign.generate.records import read_generations  # noqa: E402
 from dualalign.generate.run import generate_plans  # noqa: E402
 from dualalign.generate.sampling import SamplingConfig  # noqa: E402
 from dualalign.hardware import machine_header, resolve_dtype  # noqa: E402
-from dualalign.io import read_jsonl, write_parquet  # noqa: E402
+from dualalign.io import write_parquet  # noqa: E402
 from dualalign.runfolder import GENERATIONS  # noqa: E402
 from dualalign.trajectories import demo_profiles, load_pack, sample_trajectories  # noqa: E402
 from dualalign.trajectories.config import TrajectoryConfig  # noqa: E402
@@ -61,11 +62,11 @@ def main() -> None:
             gate = QualityGate(pack, cfg.grounding, cfg.gate)
             generate_plans(plans, engine, out, gate, cfg.model_copy(update={"chunk_size": len(plans)}), SAMPLING,
                            False)  # fmt: skip
-            records = read_jsonl(out / GENERATIONS)
+            records = read_generations(out / GENERATIONS)
             notes_df, sentences, rejections = build_outputs(plans, records, grounder,
                                                             QualityGate(pack, cfg.grounding, cfg.gate))
             write_parquet(out / "sentences.parquet", sentences)
-            return time.perf_counter() - start, sum(r["completion_tokens"] for r in records), len(sentences)
+            return time.perf_counter() - start, sum(r.completion_tokens for r in records), len(sentences)
 
         def raw(cfg: AlignmentConfig) -> tuple[float, int]:
             plans = build_note_plans(profiles, notes, pack, cfg, seed=0)

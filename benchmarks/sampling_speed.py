@@ -30,9 +30,10 @@ from dualalign.alignment.plans import build_labelset_plans  # noqa: E402
 from dualalign.generate import EngineConfig, SamplingConfig, make_engine  # noqa: E402
 from dualalign.generate.candidates import plan_request  # noqa: E402
 from dualalign.generate.outputs import build_outputs  # noqa: E402
+from dualalign.generate.records import read_generations  # noqa: E402
 from dualalign.generate.run import generate_plans  # noqa: E402
 from dualalign.hardware import machine_header, resolve_dtype  # noqa: E402
-from dualalign.io import read_jsonl, write_parquet  # noqa: E402
+from dualalign.io import write_parquet  # noqa: E402
 from dualalign.pipeline.tstr import TSTR_SAMPLING  # noqa: E402
 from dualalign.runfolder import GENERATIONS, SENTENCES  # noqa: E402
 from dualalign.trajectories import load_pack, sample_label_mentions  # noqa: E402
@@ -77,14 +78,17 @@ def main() -> None:
             start = time.perf_counter()
             gate = QualityGate(pack, cfg.grounding, cfg.gate)
             generate_plans(plans, engine, out, gate, cfg, default, progress=False)
-            records = read_jsonl(out / GENERATIONS)
+            records = read_generations(out / GENERATIONS)
             _, sentences, _ = build_outputs(plans, records, grounder, QualityGate(pack, cfg.grounding, cfg.gate))
             write_parquet(out / SENTENCES, sentences)
-            return time.perf_counter() - start, sum(r["completion_tokens"] for r in records), len(sentences)
+            return time.perf_counter() - start, sum(r.completion_tokens for r in records), len(sentences)
 
         raw(default.model_copy(update={"max_tokens": 8}))  # warm-up
         length = {"max_tokens": TSTR_SAMPLING.max_tokens}
-        rows = {name: raw(s.model_copy(update=length)) for name, s in SETTINGS.items()}
+        rows = {}
+        for name, sampling in SETTINGS.items():
+            rows[name] = raw(sampling.model_copy(update=length))
+            print(f"{name}: {rows[name][1]} tokens in {rows[name][0]:.1f} s", flush=True)
         with tempfile.TemporaryDirectory() as tmp:
             seconds, tokens, sentences = stage(Path(tmp))
         resolved = default.resolve(engine.hardware)

@@ -34,9 +34,9 @@ from dualalign.alignment.config import AlignmentConfig, GateConfig  # noqa: E402
 from dualalign.eval.diversity import distinct_n  # noqa: E402
 from dualalign.generate import EngineConfig, make_engine  # noqa: E402
 from dualalign.generate.engine import Engine  # noqa: E402
+from dualalign.generate.records import read_generations  # noqa: E402
 from dualalign.generate.sampling import SamplingConfig, parse_sampling  # noqa: E402
 from dualalign.hardware import machine_header, resolve_dtype  # noqa: E402
-from dualalign.io import read_jsonl  # noqa: E402
 from dualalign.pipeline.tstr import TSTR_SAMPLING, TstrConfig, run_tstr  # noqa: E402
 from dualalign.runfolder import GENERATIONS, SENTENCES  # noqa: E402
 
@@ -91,7 +91,7 @@ def compare_sampling(args, settings: list[str], seeds: list[int]) -> None:
 
 def sampling_row(sampling: SamplingConfig, metrics: dict, out: Path, seeds: list[int], engine: TimedEngine,
                  seconds: float) -> dict:  # fmt: skip
-    generations = [g for seed in seeds for g in read_jsonl(out / f"seed-{seed}" / GENERATIONS)]
+    generations = [g for seed in seeds for g in read_generations(out / f"seed-{seed}" / GENERATIONS)]
     sentences = pd.concat([pd.read_parquet(out / f"seed-{seed}" / SENTENCES) for seed in seeds])
     guided = sentences.loc[sentences["variant"] == "guided", "text"].tolist()
     return {
@@ -99,8 +99,8 @@ def sampling_row(sampling: SamplingConfig, metrics: dict, out: Path, seeds: list
         "guided": cell(metrics["tstr"]["guided"]["macro_f1"]),
         "unguided": cell(metrics["tstr"]["unguided"]["macro_f1"]),
         "guided_per_seed": [r["macro_f1"] for r in metrics["runs"] if r["mixture"] == "guided"],
-        "accepted": sum(not g["error"] for g in generations) / len(generations),
-        "rounds": sum(g["attempts"] for g in generations) / len(generations),
+        "accepted": sum(g.ok for g in generations) / len(generations),
+        "rounds": sum(g.attempts for g in generations) / len(generations),
         "distinct_2": distinct_n(guided, 2),
         "tokens_per_s": engine.tokens / engine.seconds,
         "sentences_per_s": len(sentences) / seconds,
