@@ -112,8 +112,8 @@ class GenerationRecord(BaseModel):
 
     @property
     def texts(self) -> list[str]:
-        """The accepted texts of a plan the gate judged, best first (none for a failure or a JSON note)."""
-        return [self.text, *self.more] if self.ok and self.candidates else []
+        """The accepted plain texts, best first (none for a failure or a JSON note, whose sentences are `parsed`)."""
+        return [self.text, *self.more] if self.ok and self.parsed is None else []
 
     @classmethod
     def from_result(cls, result: GenerationResult, variant: str) -> "GenerationRecord":
