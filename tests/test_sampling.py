@@ -15,14 +15,13 @@ def test_unset_settings_take_the_hardware_default():
     for hardware, default in DEFAULTS.items():
         assert SamplingConfig().resolve(hardware) == default
         assert default.resolved
-    assert DEFAULTS["cpu"].min_p > 0 and DEFAULTS["cpu"].top_p == 1.0  # no vocabulary sort on the CPU
     assert DEFAULTS["gpu"].top_p == 0.95 and DEFAULTS["gpu"].min_p == 0.0  # unchanged until measured there
 
 
 def test_truncation_settings_are_a_group_and_temperature_stands_alone():
-    top_p = SamplingConfig(top_p=0.9).resolve("cpu")
-    assert (top_p.top_p, top_p.min_p, top_p.top_k) == (0.9, 0.0, 0)  # the CPU's min_p is not added to a given top_p
-    assert top_p.temperature == DEFAULTS["cpu"].temperature
+    min_p = SamplingConfig(min_p=0.1).resolve("gpu")
+    assert (min_p.top_p, min_p.min_p, min_p.top_k) == (1.0, 0.1, 0)  # the GPU's top_p is not added to a given min_p
+    assert min_p.temperature == DEFAULTS["gpu"].temperature
     hot = SamplingConfig(temperature=1.2).resolve("gpu")
     assert (hot.temperature, hot.top_p, hot.min_p) == (1.2, DEFAULTS["gpu"].top_p, DEFAULTS["gpu"].min_p)
     assert SamplingConfig(max_tokens=7).resolve("cpu").max_tokens == 7
