@@ -4,14 +4,16 @@ from __future__ import annotations
 
 from datetime import date
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
 from pydantic import Field, field_validator, model_validator
+from pydantic_core import PydanticCustomError
 
 from dualalign.config import StrictModel
 
 Variant = Literal["guided", "unguided", "statistical", "semantic"]
 VARIANTS: tuple[Variant, ...] = ("guided", "unguided", "statistical", "semantic")
+MOVED_TO_SAMPLING = {"temperature", "top_p", "max_tokens"}  # keys of this section before `sampling:` existed
 
 
 class GroundingConfig(StrictModel):
@@ -59,18 +61,25 @@ class AlignmentConfig(StrictModel):
     )
     diagnosis_date: date = Field(date(2024, 1, 1), description="anchor of visit dates; patients spread over a year")
     templates: Path | None = Field(None, description="a folder whose *.j2 files override the built-in templates")
-    max_tokens: int = Field(64, gt=0, description="per sentence or label-set item; whole JSON notes get >= 384")
     item_sentences: int = Field(
         3, ge=1, description="a label-set item's reply is cut after this many sentences before it is judged (the "
         "built-in prompt asks for 2 or 3)",
     )  # fmt: skip
     shots: int = Field(1, ge=0, description="example exchanges from the pack's examples of other labels")
-    temperature: float = Field(0.8, ge=0)
-    top_p: float = Field(0.95, gt=0, le=1)
     retries: int = Field(2, ge=0, description="retries of an invalid reply, each with a new seed")
     chunk_size: int = Field(64, ge=1, description="plans per engine call; a killed run redoes at most one chunk")
     grounding: GroundingConfig = Field(default_factory=GroundingConfig)
     gate: GateConfig = Field(default_factory=GateConfig)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _moved(cls, data: Any) -> Any:
+        moved = sorted(MOVED_TO_SAMPLING & set(data)) if isinstance(data, dict) else []
+        if moved:
+            raise PydanticCustomError("moved_key", "{keys} moved to the `sampling:` section: set {new} there",
+                                      {"keys": ", ".join(f"alignment.{k}" for k in moved),
+                                       "new": ", ".join(f"sampling.{k}" for k in moved)})  # fmt: skip
+        return data
 
     @field_validator("variants")
     @classmethod

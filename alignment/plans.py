@@ -63,10 +63,7 @@ class Plan(BaseModel):
     style: str = "clinician-voice"
     messages: list[Message]
     seed: int
-    max_tokens: int
-    temperature: float
-    top_p: float
-    stop: list[str] = []
+    stop: list[str] = []  # how the prompt's reply ends; how tokens are drawn is the run's `sampling:` section
 
     @property
     def structured(self) -> bool:
@@ -136,8 +133,6 @@ def build_note_plans(
             "visit_date": anchor + timedelta(days=int(note["visit_day"])),
             "stage": note["stage"],
             "style": pack.style,
-            "temperature": cfg.temperature,
-            "top_p": cfg.top_p,
         }
         context = {
             "condition": pack.title,
@@ -177,8 +172,7 @@ def _sentence_units(mentions: list[PlannedMention], cfg: AlignmentConfig):
     for i, mention in enumerate(mentions):
         for r in range(cfg.sentences_per_mention):
             fields = {"mention": mention.model_dump(), "label_name": None}
-            fields["plan"] = {"n_sentences": 1, "max_sentences": 1, "labels": [mention.label],
-                              "max_tokens": cfg.max_tokens, "stop": ["\n"]}  # fmt: skip
+            fields["plan"] = {"n_sentences": 1, "max_sentences": 1, "labels": [mention.label], "stop": ["\n"]}
             yield (i, r), [mention], "sentence.j2", fields
 
 
@@ -186,8 +180,7 @@ def _note_units(mentions: list[PlannedMention], pack: ConditionPack, cfg: Alignm
     """One JSON note whose sentences the model labels (with `none` for sentences without a symptom)."""
     n_sentences = max(1, len(mentions)) * cfg.sentences_per_mention
     fields = {"mentions": [m.model_dump() for m in mentions], "n_sentences": n_sentences, "sections": SOAP}
-    fields["plan"] = {"n_sentences": n_sentences, "labels": [*pack.label_ids, NO_LABEL],
-                      "sections": list(SOAP), "max_tokens": max(cfg.max_tokens, 384)}  # fmt: skip
+    fields["plan"] = {"n_sentences": n_sentences, "labels": [*pack.label_ids, NO_LABEL], "sections": list(SOAP)}
     yield "note", mentions, "note.j2", fields
 
 
@@ -250,9 +243,6 @@ def build_labelset_plans(
                             "reply_start.j2", cfg.templates, style=style, choice=item_seed,
                             term=item["terms"][0] if guided and len(item["terms"]) else None)),
                         "seed": item_seed,
-                        "max_tokens": cfg.max_tokens,
-                        "temperature": cfg.temperature,
-                        "top_p": cfg.top_p,
                         "stop": ["\n\n"],
                     }
                 )

@@ -16,7 +16,7 @@ import time
 os.environ.setdefault("VLLM_LOGGING_LEVEL", "WARNING")
 os.environ.setdefault("TQDM_DISABLE", "1")
 
-from dualalign.generate import EngineConfig, GenerationRequest, make_engine  # noqa: E402
+from dualalign.generate import EngineConfig, GenerationRequest, SamplingConfig, make_engine  # noqa: E402
 from dualalign.hardware import machine_header, resolve_dtype  # noqa: E402
 
 TOPICS = ["memory", "sleep", "appetite", "mood", "walking", "speech", "hearing", "vision"]
@@ -28,8 +28,7 @@ def build_requests(n: int, max_tokens: int) -> list[GenerationRequest]:
             id=f"q{i}",
             messages=[{"role": "user", "content": f"In two sentences, describe a patient's {TOPICS[i % 8]} "
                                                   f"problems at visit {i} of a memory clinic."}],  # fmt: skip
-            max_tokens=max_tokens,
-            temperature=0.8,
+            sampling=SamplingConfig(max_tokens=max_tokens, temperature=0.8),
             seed=i,
         )
         for i in range(n)
@@ -60,7 +59,7 @@ def main() -> None:
         from vllm import SamplingParams  # raw vLLM: the benchmark is the one place besides the engine that may
 
         conversations = [[m.model_dump() for m in r.messages] for r in requests]
-        params = [SamplingParams(max_tokens=r.max_tokens, temperature=r.temperature, seed=r.seed) for r in requests]
+        params = [SamplingParams(**r.sampling.resolve(engine.hardware).model_dump(), seed=r.seed) for r in requests]
 
         def raw() -> int:
             outputs = engine.llm.chat(conversations, params, use_tqdm=False)

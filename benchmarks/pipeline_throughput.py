@@ -29,12 +29,16 @@ from dualalign.alignment.plans import build_note_plans  # noqa: E402
 from dualalign.generate import EngineConfig, make_engine  # noqa: E402
 from dualalign.generate.candidates import plan_request  # noqa: E402
 from dualalign.generate.outputs import build_outputs  # noqa: E402
+from dualalign.generate.records import read_generations  # noqa: E402
 from dualalign.generate.run import generate_plans  # noqa: E402
+from dualalign.generate.sampling import SamplingConfig  # noqa: E402
 from dualalign.hardware import machine_header, resolve_dtype  # noqa: E402
-from dualalign.io import read_jsonl, write_parquet  # noqa: E402
+from dualalign.io import write_parquet  # noqa: E402
 from dualalign.runfolder import GENERATIONS  # noqa: E402
 from dualalign.trajectories import demo_profiles, load_pack, sample_trajectories  # noqa: E402
 from dualalign.trajectories.config import TrajectoryConfig  # noqa: E402
+
+SAMPLING = SamplingConfig()  # the defaults of the engine's hardware
 
 
 def main() -> None:
@@ -56,19 +60,20 @@ def main() -> None:
             start = time.perf_counter()
             plans = build_note_plans(profiles, notes, pack, cfg, seed=0)
             gate = QualityGate(pack, cfg.grounding, cfg.gate)
-            generate_plans(plans, engine, out, gate, cfg.model_copy(update={"chunk_size": len(plans)}), False)
-            records = read_jsonl(out / GENERATIONS)
+            generate_plans(plans, engine, out, gate, cfg.model_copy(update={"chunk_size": len(plans)}), SAMPLING,
+                           False)  # fmt: skip
+            records = read_generations(out / GENERATIONS)
             notes_df, sentences, rejections = build_outputs(plans, records, grounder,
                                                             QualityGate(pack, cfg.grounding, cfg.gate))
             write_parquet(out / "sentences.parquet", sentences)
-            return time.perf_counter() - start, sum(r["completion_tokens"] for r in records), len(sentences)
+            return time.perf_counter() - start, sum(r.completion_tokens for r in records), len(sentences)
 
         def raw(cfg: AlignmentConfig) -> tuple[float, int]:
             plans = build_note_plans(profiles, notes, pack, cfg, seed=0)
-            requests = [plan_request(p, k) for p in plans for k in range(cfg.gate.candidates)]
+            requests = [plan_request(p, SAMPLING, k) for p in plans for k in range(cfg.gate.candidates)]
             conversations = [[m.model_dump() for m in r.messages] for r in requests]
-            params = [SamplingParams(max_tokens=r.max_tokens, temperature=r.temperature, top_p=r.top_p, seed=r.seed,
-                                     stop=r.stop) for r in requests]  # fmt: skip
+            params = [SamplingParams(**r.sampling.resolve(engine.hardware).model_dump(), seed=r.seed, stop=r.stop)
+                      for r in requests]  # fmt: skip
             start = time.perf_counter()
             outputs = engine.llm.chat(conversations, params, use_tqdm=False)
             return time.perf_counter() - start, sum(len(o.outputs[0].token_ids) for o in outputs)

@@ -23,6 +23,7 @@ from dualalign.alignment.config import AlignmentConfig  # noqa: E402
 from dualalign.alignment.plans import build_note_plans  # noqa: E402
 from dualalign.generate import EngineConfig, GenerationRequest, make_engine  # noqa: E402
 from dualalign.generate.candidates import plan_request  # noqa: E402
+from dualalign.generate.sampling import SamplingConfig  # noqa: E402
 from dualalign.hardware import machine_header  # noqa: E402
 from dualalign.trajectories import demo_profiles, load_pack, sample_trajectories  # noqa: E402
 from dualalign.trajectories.config import TrajectoryConfig  # noqa: E402
@@ -36,7 +37,7 @@ def build_requests(patients: int) -> list[GenerationRequest]:
     profiles = demo_profiles(pack, patients, seed=0)
     trajectories = sample_trajectories(profiles, TrajectoryConfig(), seed=0)
     plans = build_note_plans(profiles, trajectories, pack, AlignmentConfig(max_notes_per_patient=1), seed=0)
-    return [plan_request(p) for p in plans]
+    return [plan_request(p, SamplingConfig()) for p in plans]
 
 
 def run(engine, requests: list[GenerationRequest]) -> tuple[float, int, int]:

@@ -28,6 +28,8 @@ def format_validation_error(err: ValidationError, source: str) -> str:
         key = ".".join(str(p) for p in e["loc"]) or "(top level)"
         if e["type"] == "extra_forbidden":
             lines.append(f"  {key}: unknown key")
+        elif e["type"] == "moved_key":
+            lines.append(f"  {e['msg']}")
         elif e["type"] == "missing":
             lines.append(f"  {key}: required")
         else:

@@ -24,6 +24,7 @@ COHORT_PLOTS = "cohort_plots"
 TRAJECTORIES = "trajectories.parquet"
 PLANS = "plans.jsonl"
 GENERATIONS = "generations.jsonl"
+GENERATIONS_META = "generations.meta.json"  # the key of the settings its generations were made under
 NOTES = "notes.parquet"
 SENTENCES = "sentences.parquet"
 REJECTIONS = "rejections.parquet"

@@ -15,24 +15,27 @@ from dualalign.alignment.gate import Candidate, QualityGate, Target
 from dualalign.alignment.plans import Plan, derived_seed
 from dualalign.errors import EngineError
 from dualalign.generate.engine import Engine
-from dualalign.generate.records import GenerationRequest, GenerationResult
+from dualalign.generate.records import GenerationRecord, GenerationRequest, GenerationResult, TriedCandidate
+from dualalign.generate.sampling import SamplingConfig
 
-Record = Callable[[dict], None]
+Record = Callable[[GenerationRecord], None]
 
 
 SENTENCE_END = re.compile(r"[.!?](?=\s|$)")
+NOTE_MAX_TOKENS = 384  # the least a whole JSON note gets
 
 
-def plan_request(plan: Plan, candidate: int = 0, attempt: int = 0) -> GenerationRequest:
-    """The engine request for one candidate of one attempt at a plan; each has its own id and seed (the plan's
-    own for the first candidate of the first attempt)."""
+def plan_request(plan: Plan, sampling: SamplingConfig, candidate: int = 0, attempt: int = 0) -> GenerationRequest:
+    """The engine request for one candidate of one attempt at a plan, sampled by `sampling` (whole JSON notes get
+    at least `NOTE_MAX_TOKENS`); each has its own id and seed (the plan's own for the first candidate of the first
+    attempt)."""
     first = candidate == attempt == 0
+    if plan.structured and sampling.max_tokens < NOTE_MAX_TOKENS:
+        sampling = sampling.model_copy(update={"max_tokens": NOTE_MAX_TOKENS})
     return GenerationRequest(
         id=plan.id if first else f"{plan.id}#{attempt}.{candidate}",
         messages=plan.messages,
-        max_tokens=plan.max_tokens,
-        temperature=plan.temperature,
-        top_p=plan.top_p,
+        sampling=sampling,
         stop=plan.stop,
         seed=plan.seed if first else derived_seed(plan.seed, attempt, candidate),
     )
@@ -60,16 +63,17 @@ def complete_text(result: GenerationResult, max_sentences: int | None = None, st
     return text
 
 
-def generate_gated(plans: Sequence[Plan], engine: Engine, gate: QualityGate, cfg: GateConfig, record: Record) -> None:
-    """Generate, judge and `record` every plan once: `{id, variant, text, error, error_kind, candidates, ...}`.
+def generate_gated(plans: Sequence[Plan], engine: Engine, gate: QualityGate, cfg: GateConfig, sampling: SamplingConfig,
+                   record: Record) -> None:  # fmt: skip
+    """Generate, judge and `record` every plan once (its `GenerationRecord`).
 
     If the engine gives up, the plans whose candidates all came back are still judged and recorded, then the
     EngineError is raised again."""
     pending = list(plans)
-    tried: dict[str, list[dict]] = {p.id: [] for p in plans}
+    tried: dict[str, list[TriedCandidate]] = {p.id: [] for p in plans}
     tokens: dict[str, int] = {p.id: 0 for p in plans}
     for attempt in range(cfg.rounds + 1):
-        requests = [plan_request(p, k, attempt) for p in pending for k in range(cfg.candidates)]
+        requests = [plan_request(p, sampling, k, attempt) for p in pending for k in range(cfg.candidates)]
         failure = None
         try:
             results = engine.generate(requests)
@@ -88,13 +92,13 @@ def generate_gated(plans: Sequence[Plan], engine: Engine, gate: QualityGate, cfg
             failed = [Candidate(plan.reply_start + r.text, "engine" if not r.ok else "cut_off")
                       for r, t in zip(got, texts) if t is None]
             judged = gate.judge([t for t in texts if t is not None], target_of(plan))
-            tried[plan.id] += [{"text": c.text, "reason": c.reason, "score": c.score, "attempt": attempt}
+            tried[plan.id] += [TriedCandidate(text=c.text, reason=c.reason, score=c.score, attempt=attempt)
                                for c in [*judged, *failed]]  # fmt: skip
             chosen = gate.choose(judged, plan.variant, cfg.keep)
             if chosen:
                 record(_record(plan, [c.text for c in chosen], None, tried[plan.id], attempt, tokens[plan.id]))
             elif attempt == cfg.rounds:
-                reasons = sorted({c["reason"] for c in tried[plan.id]})
+                reasons = sorted({c.reason for c in tried[plan.id]})
                 error = f"rejected: no candidate passed the quality gate ({', '.join(reasons)})"
                 engine_errors = [r.error for r in got if r.error]
                 if engine_errors:
@@ -109,18 +113,11 @@ def generate_gated(plans: Sequence[Plan], engine: Engine, gate: QualityGate, cfg
             return
 
 
-def _record(plan: Plan, texts: list[str], error: str | None, candidates: list[dict], attempt: int,
-            tokens: int) -> dict:  # fmt: skip
+def _record(plan: Plan, texts: list[str], error: str | None, candidates: list[TriedCandidate], attempt: int,
+            tokens: int) -> GenerationRecord:  # fmt: skip
     """A plan's generation record: `text` its best accepted text, `more` any other kept ones (`gate.keep`)."""
-    return {
-        "id": plan.id,
-        "variant": plan.variant,
-        "text": texts[0] if texts else "",
-        "more": texts[1:],
-        "error": error,
-        "error_kind": "rejected" if error else None,
-        "candidates": candidates,
-        "attempts": attempt + 1,
-        "completion_tokens": tokens,
-        "seed": plan.seed,
-    }
+    return GenerationRecord(
+        id=plan.id, variant=plan.variant, text=texts[0] if texts else "", more=texts[1:], error=error,
+        error_kind="rejected" if error else None, candidates=candidates, attempts=attempt + 1,
+        completion_tokens=tokens, seed=plan.seed,
+    )  # fmt: skip

@@ -10,6 +10,7 @@ from pydantic import Field
 
 from dualalign.config import StrictModel
 from dualalign.generate.records import GenerationRequest, GenerationResult
+from dualalign.generate.sampling import DEFAULTS, Hardware
 from dualalign.hardware import DtypeChoice
 
 ResultCallback = Callable[[GenerationResult], None]
@@ -34,10 +35,12 @@ class Engine(ABC):
     config_type: ClassVar[type[BaseEngineConfig]]  # the `engine:` section it takes
     dtype: DtypeChoice | None = None  # the dtype the model runs in, where this process loads it
     capacity: int = 1  # requests it works on at once (an actor pool's batches); callers send at least this many
+    hardware: Hardware = "unknown"  # what samples: it gives a request's unset sampling settings (`SamplingConfig`)
 
     def describe(self) -> dict:
-        """What a run manifest records about the engine."""
-        return {"kind": self.name, "dtype": self.dtype.as_dict() if self.dtype else None}
+        """What a run manifest records about the engine, with the sampling defaults of its hardware."""
+        return {"kind": self.name, "dtype": self.dtype.as_dict() if self.dtype else None,
+                "sampling_defaults": {"hardware": self.hardware, **DEFAULTS[self.hardware].model_dump()}}  # fmt: skip
 
     @abstractmethod
     def generate(
@@ -45,7 +48,8 @@ class Engine(ABC):
     ) -> list[GenerationResult]:
         """Return one result per request, in order; `on_result` is called as each result arrives.
 
-        A request that fails alone comes back with `error` set. An engine that cannot serve at all raises
+        Each request's sampling settings are resolved for `hardware` (`SamplingConfig.resolve`). A request that
+        fails alone comes back with `error` set. An engine that cannot serve at all raises
         `EngineError`, carrying every result received before it gave up.
         """
 

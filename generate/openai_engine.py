@@ -151,13 +151,16 @@ class OpenAIEngine(Engine):
         raise ServerUnavailable(f"{url}: {last_error}")
 
     def _endpoint(self, request: GenerationRequest, base_url: str) -> tuple[str, dict[str, Any]]:
+        sampling = request.sampling.resolve(self.hardware)
         body: dict[str, Any] = {
             "model": self.model_name,
-            "max_tokens": request.max_tokens,
-            "temperature": request.temperature,
-            "top_p": request.top_p,
+            "max_tokens": sampling.max_tokens,
+            "temperature": sampling.temperature,
+            "top_p": sampling.top_p,
             "seed": request.seed,
         }
+        # vLLM's server takes these as extra fields; sent only when on, so that other servers see standard bodies
+        body |= {k: v for k, v in (("top_k", sampling.top_k), ("min_p", sampling.min_p)) if v}
         if request.stop:
             body["stop"] = request.stop
         if request.json_schema:

@@ -9,6 +9,7 @@ import pandas as pd
 from dualalign.alignment.gate import QualityGate, Target
 from dualalign.alignment.grounding import Grounder, term_in_text
 from dualalign.alignment.plans import Plan, PlannedMention
+from dualalign.generate.records import GenerationRecord
 
 SENTENCE_COLUMNS = [
     "sentence_id", "plan_id", "variant", "kind", "patient_id", "note_id", "note_type", "visit_date", "stage",
@@ -54,17 +55,17 @@ def plan_fields(plan: Plan) -> dict:
     }
 
 
-def sentence_rows(plan: Plan, record: dict) -> list[dict]:
+def sentence_rows(plan: Plan, record: GenerationRecord) -> list[dict]:
     """The sentence rows of one generation record: its accepted texts (plain-text plans, label fixed by the plan) or
     its JSON sentences (whole notes, labelled by the model). None for a failed or rejected record."""
-    if record.get("error"):
+    if not record.ok:
         return []
     if not plan.structured:
-        texts = [record["text"], *record.get("more", [])]
+        texts = record.texts
         replies = [{"text": text, "label": plan.labels[0], "section": None} for text in texts]
         planned = [(plan.labels[0], _realised_term(plan, text) if plan.prompted else None) for text in texts]
     else:
-        replies = record["parsed"]["sentences"]
+        replies = record.parsed["sentences"]
         matched = match_mentions(replies, plan.mentions) if plan.prompted else [None] * len(replies)
         planned = [(m.label, m.term) if m else (None, None) for m in matched]
     return [
@@ -113,13 +114,13 @@ def gate_structured_rows(rows: list[dict], variant: str, gate: QualityGate) -> t
 
 
 def build_outputs(
-    plans: Sequence[Plan], generations: Sequence[dict], grounder: Grounder, gate: QualityGate
+    plans: Sequence[Plan], generations: Sequence[GenerationRecord], grounder: Grounder, gate: QualityGate
 ) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
     """(notes, sentences, rejections) from the plans and their generation records.
 
     Sentences are the accepted texts only, with grounding checks; a note joins the accepted sentences of its
     plans (one per planned sentence, or one whole note); every rejected candidate is a row of `rejections`."""
-    by_id = {g["id"]: g for g in generations}
+    by_id = {g.id: g for g in generations}
     notes: dict[tuple, dict] = {}
     sentences, rejections = [], []
     for plan in plans:
@@ -130,17 +131,17 @@ def build_outputs(
         if plan.structured:
             rows, rejected = gate_structured_rows(rows, plan.variant, gate)
             rejections += rejected
-        rejections += [{"plan_id": plan.id, "variant": plan.variant, "attempt": c["attempt"], "text": c["text"],
-                        "reason": c["reason"]} for c in g.get("candidates", []) if c["reason"]]  # fmt: skip
+        rejections += [{"plan_id": plan.id, "variant": plan.variant, "attempt": c.attempt, "text": c.text,
+                        "reason": c.reason} for c in g.candidates if c.reason]  # fmt: skip
         sentences += rows
         note = notes.setdefault((plan.note_id, plan.variant), {**plan_fields(plan), "rows": [], "n_planned": 0,
                                 "errors": [], "kinds": [], "attempts": 1, "completion_tokens": 0})  # fmt: skip
         note["rows"] += rows
         note["n_planned"] += plan.n_sentences
-        note["errors"] += [g["error"]] if g.get("error") else []
-        note["kinds"] += [error_kind(g)] if g.get("error") else []
-        note["attempts"] = max(note["attempts"], g.get("attempts", 1))
-        note["completion_tokens"] += g.get("completion_tokens", 0)
+        note["errors"] += [g.error] if g.error else []
+        note["kinds"] += [g.error_kind] if g.error else []
+        note["attempts"] = max(note["attempts"], g.attempts)
+        note["completion_tokens"] += g.completion_tokens
     note_rows = [
         {**{k: v for k, v in n.items() if k not in ("rows", "errors", "kinds")}, "text": note_text(n["rows"]),
          "n_sentences": len(n["rows"]), "status": "ok" if n["rows"] else "failed",
@@ -153,24 +154,24 @@ def build_outputs(
             pd.DataFrame(rejections, columns=REJECTION_COLUMNS))  # fmt: skip
 
 
-def generation_figures(plans: Sequence[Plan], generations: Sequence[dict], sentences: pd.DataFrame,
+def generation_figures(plans: Sequence[Plan], generations: Sequence[GenerationRecord], sentences: pd.DataFrame,
                        rejections: pd.DataFrame) -> dict:  # fmt: skip
     """Per variant: plans, accepted, rejected by the gate, failed in the engine, retried, candidates, rejection
     reasons, sentences, grounding and label-expression rates."""
-    by_id = {g["id"]: g for g in generations}
+    by_id = {g.id: g for g in generations}
     figures = {}
     for variant in dict.fromkeys(p.variant for p in plans):
         records = [by_id[p.id] for p in plans if p.variant == variant and p.id in by_id]
         sents = sentences[sentences["variant"] == variant]
         reasons = rejections.loc[rejections["variant"] == variant, "reason"].value_counts()
-        kinds = pd.Series([error_kind(r) for r in records if r.get("error")], dtype=object).value_counts()
+        kinds = pd.Series([r.error_kind for r in records if not r.ok], dtype=object).value_counts()
         figures[variant] = {
             "requests": len(records),
-            "accepted": sum(not r.get("error") for r in records),
-            "failed": int(len(records) - sum(not r.get("error") for r in records)),
+            "accepted": sum(r.ok for r in records),
+            "failed": sum(not r.ok for r in records),
             "failures_by_kind": {k: int(v) for k, v in kinds.items()},
-            "retried": sum(r.get("attempts", 1) > 1 for r in records),
-            "candidates": sum(len(r.get("candidates", [])) or 1 for r in records),
+            "retried": sum(r.attempts > 1 for r in records),
+            "candidates": sum(len(r.candidates) or 1 for r in records),
             "rejections_by_reason": {k: int(v) for k, v in reasons.items()},
             "sentences": int(len(sents)),
             "grounding_rate": round(float(sents["grounded"].mean()), 4) if len(sents) else None,
@@ -180,12 +181,3 @@ def generation_figures(plans: Sequence[Plan], generations: Sequence[dict], sente
             "near_duplicates": int(sents["near_duplicate"].sum()),
         }
     return figures
-
-
-def error_kind(generation: dict) -> str | None:
-    """A generation row's `error_kind`; rows written before it existed are classified once here by their message."""
-    error = generation.get("error")
-    if error is None or generation.get("error_kind"):
-        return generation.get("error_kind")
-    legacy = {"cut off": "cut_off", "invalid JSON": "invalid_json", "reply does not match": "schema"}
-    return next((kind for prefix, kind in legacy.items() if error.startswith(prefix)), "engine")

@@ -124,6 +124,7 @@ class RayEngine(Engine):
             raise EngineError(f"the Ray actors at {self.address} could not start engine {inner['kind']!r} for "
                               f"{config.model!r}: {_cause(err)}") from err  # fmt: skip
         self.capacity = config.replicas * config.batch_size
+        self.hardware = self.loaded[0]["sampling_defaults"]["hardware"]  # the actors resolve each request's sampling
         log.info("%d Ray actors at %s hold %s", len(self.actors), self.address, self.loaded[0])
 
     def describe(self) -> dict:

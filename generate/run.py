@@ -19,11 +19,12 @@ from dualalign.errors import EngineError
 from dualalign.generate.candidates import generate_gated, plan_request
 from dualalign.generate.engine import BaseEngineConfig, Engine
 from dualalign.generate.outputs import build_outputs, generation_figures
-from dualalign.generate.records import GenerationResult
+from dualalign.generate.records import GenerationRecord, GenerationResult, read_generations
 from dualalign.generate.registry import make_engine
+from dualalign.generate.sampling import SamplingConfig
 from dualalign.generate.structured import generate_structured
-from dualalign.io import append_jsonl, read_json, read_jsonl, repair_jsonl, write_json, write_parquet
-from dualalign.runfolder import GENERATIONS, NOTES, PLANS, REJECTIONS, SENTENCES, RunFolder
+from dualalign.io import append_jsonl, read_json, repair_jsonl, write_json, write_parquet
+from dualalign.runfolder import GENERATIONS, GENERATIONS_META, NOTES, PLANS, REJECTIONS, SENTENCES, RunFolder
 from dualalign.trajectories.pack import load_pack
 
 log = logging.getLogger(__name__)
@@ -43,12 +44,13 @@ def generate_plans(
     out_dir: Path,
     gate: QualityGate,
     cfg: AlignmentConfig,
+    sampling: SamplingConfig,
     progress: bool = True,
 ) -> GenerationSummary:
     """Generate every plan not yet in `out_dir/generations.jsonl`; each record is appended as it is final.
 
-    Plans go out in chunks of `cfg.chunk_size` (more where the engine works on more requests at once), one engine
-    call each (plus one per extra round of the gate).
+    Every request is sampled by `sampling`. Plans go out in chunks of `cfg.chunk_size` (more where the engine
+    works on more requests at once), one engine call each (plus one per extra round of the gate).
     Plain-text plans are sampled `cfg.gate.candidates` times and judged by `gate`, the best passing candidates kept;
     whole JSON notes are validated against their schema and retried `cfg.retries` times. A killed run loses at
     most the chunk in flight; started again, it skips the ids already written (and remembers their accepted texts,
@@ -56,25 +58,24 @@ def generate_plans(
     """
     path = Path(out_dir) / GENERATIONS
     repair_jsonl(path)
-    written = read_jsonl(path)
+    written = read_generations(path)
     for row in written:
-        if row.get("candidates") and not row.get("error"):
-            for text in [row["text"], *row.get("more", [])]:
-                gate.accept(text, row["variant"])
-    done = {r["id"] for r in written}
+        for text in row.texts:
+            gate.accept(text, row.variant)
+    done = {r.id for r in written}
     todo = [p for p in plans if p.id not in done]
     by_id = {p.id: p for p in plans}
     recorded = set(done)
 
-    def record(row: dict) -> None:
-        if row["id"] in recorded:  # exactly once, whatever an engine sends twice
+    def record(row: GenerationRecord) -> None:
+        if row.id in recorded:  # exactly once, whatever an engine sends twice
             return
-        recorded.add(row["id"])
-        append_jsonl(path, [row])
+        recorded.add(row.id)
+        append_jsonl(path, [row.model_dump(mode="json")])
         bar.advance(task)
 
     def record_result(result: GenerationResult) -> None:
-        record({**result.model_dump(), "variant": by_id[result.id].variant})
+        record(GenerationRecord.from_result(result, by_id[result.id].variant))
 
     with Progress(
         TextColumn("generating"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn(), disable=not progress
@@ -87,56 +88,68 @@ def generate_plans(
             try:
                 if structured:
                     schemas = [reply_model(*p.schema_key) for p in structured]  # one call, a schema per request
-                    generate_structured(engine, [plan_request(p) for p in structured], schemas, cfg.retries,
+                    generate_structured(engine, [plan_request(p, sampling) for p in structured], schemas, cfg.retries,
                                         on_result=record_result)  # fmt: skip
-                generate_gated([p for p in chunk if not p.structured], engine, gate, cfg.gate, record)
+                generate_gated([p for p in chunk if not p.structured], engine, gate, cfg.gate, sampling, record)
             except EngineError as err:
                 raise EngineError(f"{err}\nresults so far are kept in {path}; run again to resume") from err
-    finished = read_jsonl(path)
+    finished = read_generations(path)
     return GenerationSummary(
         planned=len(plans),
         resumed=len(done & by_id.keys()),
         generated=len(todo),
-        failed=sum(1 for r in finished if r["id"] in by_id and r.get("error")),
+        failed=sum(1 for r in finished if r.id in by_id and not r.ok),
     )
 
 
+def claim_generations(folder: Path, key: str, engine_cfg: BaseEngineConfig, sampling: SamplingConfig) -> dict:
+    """Key `folder`'s generations by `key`, what decides their text besides the plans: generations made under another
+    key are moved aside (kept, renamed with their key), not mixed with new ones. Returns `generations.meta.json` as
+    written."""
+    meta_path, gen_path = folder / GENERATIONS_META, folder / GENERATIONS
+    if gen_path.exists() and meta_path.exists() and read_json(meta_path)["key"] != key:
+        old = read_json(meta_path)["key"]
+        gen_path.rename(folder / f"generations.{old}.jsonl")
+        log.warning("generation settings changed: earlier generations kept as generations.%s.jsonl", old)
+    meta = read_json(meta_path) if gen_path.exists() and meta_path.exists() else {}
+    meta.update(key=key, engine=engine_cfg.model_dump(mode="json"), sampling=sampling.model_dump())
+    write_json(meta_path, meta)
+    return meta
+
+
 def run_generation_stage(
-    cfg: AlignmentConfig, engine_cfg: BaseEngineConfig, pack_ref: str, run: RunFolder, key: str,
-    progress: bool = True, engine: Engine | None = None, references: Sequence[str] = (),
-) -> tuple[dict, dict | None]:
+    cfg: AlignmentConfig, engine_cfg: BaseEngineConfig, sampling: SamplingConfig, pack_ref: str, run: RunFolder,
+    key: str, progress: bool = True, engine: Engine | None = None, references: Sequence[str] = (),
+) -> tuple[dict, dict]:
     """The pipeline's generation stage: generate (resuming), then write notes, sentences, rejections and figures.
 
     Returns the `generation` figures and, for the manifest, what the engine that wrote the generations ran as (its
-    dtype and why), as recorded in `generations.meta.json`.
+    dtype and why, and the sampling defaults of its hardware) and the sampling settings it resolved, as in
+    `generations.meta.json`.
 
     `engine`: an already loaded engine (else one is made from `engine_cfg` and closed after). `references`:
     real texts the gate must not let through copies of (the pack's examples always count). `key`: what decides the
-    text besides the plans (the stage's `text_key`); generations made under another key are moved aside (kept,
-    renamed with their key), not mixed with new ones.
+    text besides the plans (the stage's `text_key`; `claim_generations`).
     """
     plans = read_plans(run.path / PLANS)
-    meta_path, gen_path = run.path / "generations.meta.json", run.path / GENERATIONS
-    if gen_path.exists() and meta_path.exists() and read_json(meta_path)["key"] != key:
-        old = read_json(meta_path)["key"]
-        gen_path.rename(run.path / f"generations.{old}.jsonl")
-        log.warning("generation settings changed: earlier generations kept as generations.%s.jsonl", old)
-    meta = read_json(meta_path) if gen_path.exists() and meta_path.exists() else {}
-    meta.update(key=key, engine=engine_cfg.model_dump(mode="json"))
-    write_json(meta_path, meta)
+    meta = claim_generations(run.path, key, engine_cfg, sampling)
+    meta_path, gen_path = run.path / GENERATIONS_META, run.path / GENERATIONS
 
     pack = load_pack(pack_ref)
-    done = {r["id"] for r in read_jsonl(gen_path)}
+    done = {r.id for r in read_generations(gen_path)}
     if any(p.id not in done for p in plans):
         with nullcontext(engine) if engine is not None else make_engine(engine_cfg) as active:
-            write_json(meta_path, {**meta, "loaded": active.describe()})
+            write_json(meta_path, {**meta, "loaded": active.describe(),
+                                   "sampled_with": sampling.resolve(active.hardware).model_dump()})  # fmt: skip
             gate = QualityGate(pack, cfg.grounding, cfg.gate, references)
-            summary = generate_plans(plans, active, run.path, gate, cfg, progress)
+            summary = generate_plans(plans, active, run.path, gate, cfg, sampling, progress)
         log.info("generation: %s", summary)
-    generations = read_jsonl(gen_path)
+    generations = read_generations(gen_path)
     gate = QualityGate(pack, cfg.grounding, cfg.gate, references)  # fresh: JSON notes are judged in order
     notes, sentences, rejections = build_outputs(plans, generations, Grounder(pack, cfg.grounding), gate)
     write_parquet(run.file(NOTES), notes)
     write_parquet(run.file(SENTENCES), sentences)
     write_parquet(run.file(REJECTIONS), rejections)
-    return generation_figures(plans, generations, sentences, rejections), read_json(meta_path).get("loaded")
+    meta = read_json(meta_path)
+    figures = generation_figures(plans, generations, sentences, rejections)
+    return figures, {"engine": meta.get("loaded"), "sampling": meta.get("sampled_with")}

@@ -10,6 +10,7 @@ from typing import ClassVar
 from dualalign.alignment.config import AlignmentConfig
 from dualalign.generate.engine import BaseEngineConfig, Engine
 from dualalign.generate.run import run_generation_stage
+from dualalign.generate.sampling import SamplingConfig
 from dualalign.io import content_hash, stable_hash
 from dualalign.runfolder import GENERATIONS, NOTES, PLANS, REJECTIONS, SENTENCES
 from dualalign.stage import Stage, StageResult, keyed, unkeyed
@@ -21,8 +22,8 @@ class GenerationStage(Stage):
     """Reads the plans (which carry the rendered templates), the pack (the gate and grounding check text against its
     labels, definitions and examples) and the real texts the gate keeps generated text from copying
     (`reference_files`, read through `references` only when the stage runs). Its key covers every rule of the gate,
-    the grounding, the retries and the engine's settings that decide the text; how the work is chunked does not
-    count, and the alignment settings that shape the plans count through the plans."""
+    the grounding, the retries, the sampling and the engine's settings that decide the text; how the work is
+    chunked does not count, and the alignment settings that shape the plans count through the plans."""
 
     name: ClassVar[str] = "generate"
     reads: ClassVar[tuple[str, ...]] = (PLANS,)
@@ -31,6 +32,7 @@ class GenerationStage(Stage):
     own_bar: ClassVar[bool] = True
     alignment: AlignmentConfig = keyed(include={"gate", "grounding", "retries"})  # the rest shapes the plans
     engine_config: BaseEngineConfig = keyed(by=lambda e: e.text_settings())
+    sampling: SamplingConfig
     pack: str
     reference_files: tuple[Path, ...] = ()
     references: Callable[[], Sequence[str]] = unkeyed(default=lambda: ())
@@ -46,8 +48,8 @@ class GenerationStage(Stage):
         return stable_hash({"settings": self.settings(), "files": {str(p): content_hash(p) for p in self.files()}})
 
     def execute(self) -> StageResult:
-        figures, loaded = run_generation_stage(
-            self.alignment, self.engine_config, self.pack, self.run, self.text_key(), self.progress, self.engine,
-            self.references(),
+        figures, manifest = run_generation_stage(
+            self.alignment, self.engine_config, self.sampling, self.pack, self.run, self.text_key(), self.progress,
+            self.engine, self.references(),
         )  # fmt: skip
-        return StageResult(figures={"generation": figures}, manifest={"engine": loaded})
+        return StageResult(figures={"generation": figures}, manifest=manifest)

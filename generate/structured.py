@@ -77,7 +77,7 @@ def _validate(
         first = err.errors()[0]
         if result.finish_reason == "length":
             result.error_kind = "cut_off"
-            result.error = f"cut off at max_tokens={request.max_tokens}: not complete JSON"
+            result.error = f"cut off at max_tokens={request.sampling.max_tokens}: not complete JSON"
         elif first["type"] == "json_invalid":
             result.error_kind, result.error = "invalid_json", f"invalid JSON reply: {first['msg']}"
         else:

@@ -36,6 +36,7 @@ class TransformersEngine(Engine):
         from transformers import AutoModelForCausalLM, AutoTokenizer
 
         self.config = config
+        self.hardware = "cpu"  # the model is loaded on the CPU
         self.dtype = resolve_dtype(config.dtype)
         log.info("dtype %s (%s: %s)", self.dtype.resolved, config.dtype, self.dtype.reason)
         path = resolve_model(config.model)
@@ -62,7 +63,7 @@ class TransformersEngine(Engine):
         """Requests that sample alike, in chunks of `batch_size` (sampling settings are per batch here)."""
         groups: dict[tuple, list[GenerationRequest]] = {}
         for r in requests:
-            groups.setdefault((r.max_tokens, r.temperature, r.top_p, tuple(r.stop)), []).append(r)
+            groups.setdefault((r.sampling.resolve(self.hardware), tuple(r.stop)), []).append(r)
         size = self.config.batch_size
         return [g[i : i + size] for g in groups.values() for i in range(0, len(g), size)]
 
@@ -81,19 +82,21 @@ class TransformersEngine(Engine):
         import torch
 
         first = batch[0]
+        drawn = first.sampling.resolve(self.hardware)
         texts = [self._render(r) for r in batch]
         inputs = self.tokenizer(texts, return_tensors="pt", padding=True, add_special_tokens=False)
         torch.manual_seed(hash(tuple(r.seed for r in batch)) % (2**31))
-        sampling = {"do_sample": True, "temperature": first.temperature, "top_p": first.top_p}
+        sampling = {"do_sample": True, "temperature": drawn.temperature, "top_p": drawn.top_p, "top_k": drawn.top_k,
+                    "min_p": drawn.min_p or None}  # top_k 0 is off (transformers' own default would be 50)
         start = time.perf_counter()
         with torch.inference_mode():
             output = self.model.generate(
                 **inputs,
-                max_new_tokens=first.max_tokens,
+                max_new_tokens=drawn.max_tokens,
                 pad_token_id=self.tokenizer.pad_token_id,
                 stop_strings=first.stop or None,
                 tokenizer=self.tokenizer if first.stop else None,
-                **(sampling if first.temperature > 0 else {"do_sample": False}),
+                **(sampling if drawn.temperature > 0 else {"do_sample": False}),
             )
         latency = time.perf_counter() - start
         prompt_len = inputs["input_ids"].shape[1]
@@ -112,7 +115,7 @@ class TransformersEngine(Engine):
                     text=text,
                     prompt_tokens=int(inputs["attention_mask"][i].sum()),
                     completion_tokens=n_new,
-                    finish_reason="stop" if stopped or n_new < request.max_tokens else "length",
+                    finish_reason="stop" if stopped or n_new < drawn.max_tokens else "length",
                     latency_s=latency,
                     seed=request.seed,
                 )

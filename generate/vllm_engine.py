@@ -92,8 +92,10 @@ class VLLMEngine(Engine):
             for name, value in IN_PROCESS_ENV.items():
                 os.environ.setdefault(name, value)
         from vllm import LLM
+        from vllm.platforms import current_platform
 
         self.config = config
+        self.hardware = "cpu" if current_platform.is_cpu() else "gpu"
         self.dtype = resolve_dtype(config.dtype)
         log.info("dtype %s (%s: %s)", self.dtype.resolved, config.dtype, self.dtype.reason)
         args = vllm_engine_args(config, resolve_model(config.model), self.dtype.resolved)
@@ -162,16 +164,13 @@ class VLLMEngine(Engine):
             )
         return results
 
-    @staticmethod
-    def _sampling_params(request: GenerationRequest):
+    def _sampling_params(self, request: GenerationRequest):
         from vllm import SamplingParams
         from vllm.sampling_params import StructuredOutputsParams
 
         structured = StructuredOutputsParams(json=request.json_schema) if request.json_schema else None
         return SamplingParams(
-            max_tokens=request.max_tokens,
-            temperature=request.temperature,
-            top_p=request.top_p,
+            **request.sampling.resolve(self.hardware).model_dump(),
             stop=request.stop or None,
             seed=request.seed,
             structured_outputs=structured,

@@ -71,14 +71,14 @@ def chat(
     from dualalign.config import validate_model
     from dualalign.generate.records import GenerationRequest
     from dualalign.generate.registry import EngineConfig, make_engine
+    from dualalign.generate.sampling import SamplingConfig
 
     given = {"kind": engine, "model": model, "base_url": base_url}
     config = validate_model(EngineConfig, {k: v for k, v in given.items() if v is not None}, "command line")
     request = GenerationRequest(
         id="chat",
         messages=[{"role": "user", "content": prompt}],
-        max_tokens=max_tokens,
-        temperature=temperature,
+        sampling=SamplingConfig(max_tokens=max_tokens, temperature=temperature),
         seed=seed,
         json_schema=json.loads(schema.read_text()) if schema else None,
     )

@@ -107,7 +107,8 @@ class Pipeline:
             CohortStage(cohort=c.cohort, **common),
             TrajectoryStage(trajectories=c.trajectories, **common),
             PlansStage(alignment=c.alignment, pack=pack, **common),
-            GenerationStage(alignment=c.alignment, engine_config=c.engine, pack=pack, engine=self.engine,
+            GenerationStage(alignment=c.alignment, engine_config=c.engine, sampling=c.sampling, pack=pack,
+                            engine=self.engine,
                             reference_files=(ev.gold,) if ev.gold else (), references=self._gold_texts,
                             progress=self.progress, **common),  # fmt: skip
             EvaluationStage(evaluation=ev, privacy=c.privacy, pack=pack, **common),

@@ -9,10 +9,13 @@ from rich.console import Console
 
 from dualalign import logs
 from dualalign.generate.registry import ENGINES
+from dualalign.generate.sampling import parse_sampling
 from dualalign.pipeline.tables import print_figures
 from dualalign.train.registry import CLASSIFIERS
 
 console = Console()
+SAMPLING_HELP = ("Sampling settings, e.g. 'temperature=0.8,min_p=0.05' (temperature, top_p, top_k, min_p, max_tokens; "
+                 "unset ones: the engine hardware's default).")
 
 
 def _rate(value: float | None) -> str:
@@ -132,6 +135,7 @@ def demo(
     gold: Path = typer.Option(None, help="Real labelled sentences (CSV/Parquet): also train and compare on them."),
     text_col: str = typer.Option("text", help="Text column of --gold."),
     label_col: str = typer.Option("label", help="Label column of --gold (pack label ids or names)."),
+    sampling: str = typer.Option("", help=SAMPLING_HELP),
 ) -> None:
     """The Alzheimer's pipeline end to end on the embedded defaults (built-in spec and pack, SmolLM2 via vLLM)."""
     from importlib import resources
@@ -146,6 +150,8 @@ def demo(
     data["out_dir"] = str(out)
     if gold is not None:
         data["evaluation"] = {"gold": str(gold), "text_column": text_col, "label_column": label_col}
+    if sampling:
+        data["sampling"] = parse_sampling(sampling).model_dump(exclude_unset=True)
     pipeline = Pipeline(validate_model(RunConfig, data, str(source)))
     pipeline.run_all()
     metrics = read_json(pipeline.run.path / "metrics.json")
@@ -191,10 +197,11 @@ def tstr(
     engine: str = typer.Option("vllm", help=f"Engine kind: {', '.join(ENGINES)}."),
     model: str = typer.Option("embedded:smollm2-135m-instruct"),
     base_url: str = typer.Option(None, help="For --engine openai."),
+    sampling: str = typer.Option("", help=SAMPLING_HELP + " max_tokens is tstr's own unless given."),
 ) -> None:
     """Train on synthetic, test on real: generate each variant's labelled text, train, score on the real rows."""
     from dualalign.config import validate_model
-    from dualalign.pipeline.tstr import TstrConfig, run_tstr
+    from dualalign.pipeline.tstr import TSTR_SAMPLING, TstrConfig, run_tstr
 
     data = {
         "real": real, "pack": labels, "out": out, "text_column": text_col, "label_column": label_col,
@@ -204,7 +211,10 @@ def tstr(
         "engine": {k: v for k, v in {"kind": engine, "model": model, "base_url": base_url}.items() if v is not None},
     }  # fmt: skip
     if candidates is not None:
-        data["alignment"] = {"max_tokens": 120, "gate": {"candidates": candidates}}
+        data["alignment"] = {"gate": {"candidates": candidates}}
+    if sampling:
+        data["sampling"] = {**TSTR_SAMPLING.model_dump(exclude_unset=True),
+                            **parse_sampling(sampling).model_dump(exclude_unset=True)}  # fmt: skip
     cfg = validate_model(TstrConfig, data, "command line")
     with logs.log_to(cfg.out):
         metrics = run_tstr(cfg)

@@ -11,6 +11,7 @@ from dualalign.cohorts.config import CohortConfig
 from dualalign.config import StrictModel, load_model_yaml
 from dualalign.eval.config import EvaluationConfig, PrivacyConfig
 from dualalign.generate.registry import EngineConfig
+from dualalign.generate.sampling import SamplingConfig
 from dualalign.runfolder import MANIFEST
 from dualalign.trajectories.config import TrajectoryConfig
 
@@ -24,6 +25,7 @@ class RunConfig(StrictModel):
     trajectories: TrajectoryConfig = Field(default_factory=TrajectoryConfig)
     alignment: AlignmentConfig = Field(default_factory=AlignmentConfig)
     engine: EngineConfig = Field(default_factory=EngineConfig)
+    sampling: SamplingConfig = Field(default_factory=SamplingConfig)
     evaluation: EvaluationConfig = Field(default_factory=EvaluationConfig)
     privacy: PrivacyConfig = Field(default_factory=PrivacyConfig)
 

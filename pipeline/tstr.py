@@ -21,6 +21,7 @@ from dualalign.eval.gold import read_labelled
 from dualalign.eval.scores import ScoreStage
 from dualalign.generate.engine import Engine
 from dualalign.generate.registry import EngineConfig, make_engine
+from dualalign.generate.sampling import SamplingConfig
 from dualalign.generate.stage import GenerationStage
 from dualalign.io import stable_hash
 from dualalign.pipeline.run import run_stages
@@ -29,6 +30,8 @@ from dualalign.stage import Stage
 from dualalign.train.config import TrainConfig
 from dualalign.train.mixtures import summary_figures
 from dualalign.trajectories.pack import load_pack
+
+TSTR_SAMPLING = SamplingConfig(max_tokens=120)  # a label-set item's reply is 2 or 3 sentences
 
 
 class TstrConfig(StrictModel):
@@ -45,7 +48,8 @@ class TstrConfig(StrictModel):
     seeds: list[int] = Field(default_factory=lambda: [0, 1, 2], min_length=1)
     train: TrainConfig = Field(default_factory=TrainConfig)
     engine: EngineConfig = Field(default_factory=EngineConfig)
-    alignment: AlignmentConfig = Field(default_factory=lambda: AlignmentConfig(max_tokens=120))
+    alignment: AlignmentConfig = Field(default_factory=AlignmentConfig)
+    sampling: SamplingConfig = TSTR_SAMPLING
 
 
 def seed_stages(cfg: TstrConfig, seed: int, engine: Engine | None = None, progress: bool = True) -> list[Stage]:
@@ -56,7 +60,8 @@ def seed_stages(cfg: TstrConfig, seed: int, engine: Engine | None = None, progre
     return [
         LabelsetPlansStage(alignment=cfg.alignment, pack=cfg.pack, per_label=cfg.per_label, variants=cfg.variants,
                            **common),  # fmt: skip
-        GenerationStage(alignment=cfg.alignment, engine_config=cfg.engine, pack=cfg.pack, engine=engine,
+        GenerationStage(alignment=cfg.alignment, engine_config=cfg.engine, sampling=cfg.sampling, pack=cfg.pack,
+                        engine=engine,
                         reference_files=(cfg.real,), references=lambda: real_texts(cfg), progress=progress,
                         **common),  # fmt: skip
         ScoreStage(real=cfg.real, text_column=cfg.text_column, label_column=cfg.label_column, pack=cfg.pack,

@@ -98,6 +98,19 @@ def test_missing_file_and_bad_yaml(tmp_path):
         load_config(write(tmp_path, "engine: [unclosed\n"))
 
 
+def test_sampling_keys_of_the_alignment_section_name_their_new_place(tmp_path):
+    path = write(tmp_path, "alignment:\n  temperature: 0.7\n  top_p: 0.9\n")
+    with pytest.raises(ConfigError) as err:
+        load_config(path)
+    assert str(path) in str(err.value)
+    assert "alignment.temperature, alignment.top_p moved to the `sampling:` section: set sampling.temperature, " \
+           "sampling.top_p there" in str(err.value)  # fmt: skip
+    config = load_config(write(tmp_path, "sampling:\n  temperature: 0.7\n  min_p: 0.1\n  max_tokens: 90\n"))
+    assert (config.sampling.temperature, config.sampling.min_p, config.sampling.top_p) == (0.7, 0.1, None)
+    with pytest.raises(ConfigError, match="sampling.min_p: Input should be less than or equal to 1"):
+        load_config(write(tmp_path, "sampling:\n  min_p: 2\n"))
+
+
 def test_defaults_are_strict_models():
     assert RunConfig().engine == EngineConfig()
     with pytest.raises(ValidationError, match="temperature"):

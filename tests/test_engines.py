@@ -3,20 +3,21 @@
 import pytest
 from pydantic import BaseModel
 
-from dualalign.generate import GenerationRequest, generate_structured
+from dualalign.generate import GenerationRequest, SamplingConfig, generate_structured
 
 pytestmark = pytest.mark.slow
 
 
-def chat(id: str, text: str, seed: int = 0, **kw) -> GenerationRequest:
-    return GenerationRequest(id=id, messages=[{"role": "user", "content": text}], seed=seed, **kw)
+def chat(id: str, text: str, seed: int = 0, **sampling) -> GenerationRequest:
+    return GenerationRequest(id=id, messages=[{"role": "user", "content": text}], seed=seed,
+                             sampling=SamplingConfig(**sampling))
 
 
 def started(id: str) -> GenerationRequest:
     """A question whose reply is already begun: the engine must continue it, not open a new one."""
     return GenerationRequest(id=id, messages=[{"role": "user", "content": "What is the capital of France?"},
                                               {"role": "assistant", "content": "The capital of France is"}],
-                             temperature=0, max_tokens=12)  # fmt: skip
+                             sampling=SamplingConfig(temperature=0, max_tokens=12))  # fmt: skip
 
 
 def assert_continues(result) -> None:
@@ -31,7 +32,8 @@ class Symptoms(BaseModel):
 def test_vllm_answers_chat_and_prompt_requests_in_order(vllm_engine):
     requests = [
         chat("a", "What is the capital of France? Answer in one word.", temperature=0, max_tokens=16),
-        GenerationRequest(id="b", prompt="The capital of France is", temperature=0, max_tokens=8),
+        GenerationRequest(id="b", prompt="The capital of France is",
+                          sampling=SamplingConfig(temperature=0, max_tokens=8)),
         chat("c", "Name a colour.", max_tokens=16, seed=3),
     ]
     results = vllm_engine.generate(requests)
@@ -118,3 +120,41 @@ def test_transformers_stop_strings_and_seeds(transformers_engine):
     assert a.text == b.text  # same seed, same batch: same sample
     stopped = transformers_engine.generate([req.model_copy(update={"stop": [","]})])[0]
     assert "," not in stopped.text and stopped.finish_reason == "stop"
+
+
+def test_the_run_config_s_default_sampling_settings_reach_vllm(vllm_engine, monkeypatch, tmp_path):
+    """The `SamplingParams` the real `LLM.chat` receives (wrapped to record its arguments, then called) from the
+    generation of a few plans with a run config's default `sampling:` section."""
+    from vllm import SamplingParams
+
+    from dualalign.alignment.config import AlignmentConfig, GateConfig
+    from dualalign.alignment.gate import QualityGate
+    from dualalign.alignment.plans import build_labelset_plans
+    from dualalign.generate.run import generate_plans
+    from dualalign.generate.sampling import DEFAULTS
+    from dualalign.pipeline.runconfig import RunConfig
+    from dualalign.trajectories import load_pack, sample_label_mentions
+
+    received: list = []
+    chat = vllm_engine.llm.chat
+
+    def recording(messages, sampling_params=None, **kw):
+        received.extend(sampling_params)
+        return chat(messages, sampling_params, **kw)
+
+    monkeypatch.setattr(vllm_engine.llm, "chat", recording)
+    pack = load_pack("symptom2disease")
+    cfg = AlignmentConfig(gate=GateConfig(candidates=2, rounds=0))
+    plans = build_labelset_plans(sample_label_mentions(pack, 1, seed=0).head(2), pack, ["guided"], cfg, seed=0)
+    sampling = RunConfig().sampling
+    generate_plans(plans, vllm_engine, tmp_path, QualityGate(pack, cfg.grounding, cfg.gate), cfg, sampling, False)
+
+    assert vllm_engine.hardware == "cpu"  # this test machine: vLLM's CPU backend
+    assert vllm_engine.describe()["sampling_defaults"] == {"hardware": "cpu", **DEFAULTS["cpu"].model_dump()}
+    default = DEFAULTS["cpu"]
+    assert len(received) == 2 * len(plans) and all(isinstance(p, SamplingParams) for p in received)
+    for params in received:
+        assert params.temperature == pytest.approx(default.temperature)
+        assert (params.top_p, params.top_k, params.min_p) == (default.top_p, default.top_k, default.min_p)
+        assert params.max_tokens == sampling.max_tokens and params.stop == plans[0].stop
+    assert len({p.seed for p in received}) == len(received)  # each candidate its own seed

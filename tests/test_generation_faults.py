@@ -8,18 +8,23 @@ The engines here are scripted stand-ins (fault injection): the real engines are 
 
 import json
 
+import pytest
+from pydantic import ValidationError
+
 from dualalign.alignment.config import AlignmentConfig, GateConfig, GroundingConfig
 from dualalign.alignment.gate import QualityGate
 from dualalign.alignment.grounding import Grounder
 from dualalign.alignment.plans import build_labelset_plans, build_note_plans
 from dualalign.generate.engine import Engine
-from dualalign.generate.outputs import build_outputs, error_kind, generation_figures
-from dualalign.generate.records import GenerationResult
+from dualalign.generate.outputs import build_outputs, generation_figures
+from dualalign.generate.records import GenerationRecord, GenerationResult, TriedCandidate, read_generations
 from dualalign.generate.run import generate_plans
-from dualalign.io import read_jsonl
+from dualalign.generate.sampling import SamplingConfig
 from dualalign.runfolder import GENERATIONS
 from dualalign.trajectories import demo_profiles, load_pack, sample_label_mentions, sample_trajectories
 from dualalign.trajectories.config import TrajectoryConfig
+
+SAMPLING = SamplingConfig()
 
 LABEL = "cognitive_impairment"
 
@@ -68,17 +73,17 @@ def test_bad_json_notes_are_retried_then_recorded_and_counted(tmp_path):
     plans = two_patient_plans(pack, cfg)
     faults = {plans[0].id: "not_json", plans[1].id: "cut_off", plans[2].id: "unknown_label"}
     engine = ScriptedEngine(faults)
-    summary = generate_plans(plans, engine, tmp_path, gate(pack), cfg, progress=False)
+    summary = generate_plans(plans, engine, tmp_path, gate(pack), cfg, SAMPLING, progress=False)
     assert summary.planned == len(plans) and summary.failed == 3
-    records = {r["id"]: r for r in read_jsonl(tmp_path / GENERATIONS)}
+    records = {r.id: r for r in read_generations(tmp_path / GENERATIONS)}
     assert set(records) == {p.id for p in plans}  # every plan ends as output or recorded failure
     assert all(engine.calls[pid] == 3 for pid in faults)  # first try + 2 retries
-    assert all(records[pid]["attempts"] == 3 for pid in faults)
-    assert records[plans[0].id]["error"].startswith("invalid JSON reply")
-    assert records[plans[1].id]["error"].startswith("cut off at max_tokens")
-    assert "headache" in records[plans[2].id]["error"]
-    assert all(records[p.id]["error"] is None for p in plans[3:])
-    kinds = [records[plans[i].id]["error_kind"] for i in range(3)]
+    assert all(records[pid].attempts == 3 for pid in faults)
+    assert records[plans[0].id].error.startswith("invalid JSON reply")
+    assert records[plans[1].id].error.startswith("cut off at max_tokens")
+    assert "headache" in records[plans[2].id].error
+    assert all(records[p.id].error is None for p in plans[3:])
+    kinds = [records[plans[i].id].error_kind for i in range(3)]
     assert kinds == ["invalid_json", "cut_off", "schema"]
 
     notes_df, sentences, rejections = build_outputs(plans, list(records.values()), Grounder(pack, GroundingConfig()),
@@ -89,9 +94,9 @@ def test_bad_json_notes_are_retried_then_recorded_and_counted(tmp_path):
     # "He repeats questions." is 3 words: the gate rejects it in every note, so nothing reaches the sentences
     assert figures["sentences"] == 0 and figures["rejections_by_reason"] == {"too_short": len(plans) - 3}
 
-    again = generate_plans(plans, ScriptedEngine({}), tmp_path, gate(pack), cfg, progress=False)  # nothing left
+    again = generate_plans(plans, ScriptedEngine({}), tmp_path, gate(pack), cfg, SAMPLING, progress=False)  # none left
     assert again.generated == 0 and again.resumed == len(plans)
-    assert len(read_jsonl(tmp_path / GENERATIONS)) == len(plans)
+    assert len(read_generations(tmp_path / GENERATIONS)) == len(plans)
 
 
 GOOD = [
@@ -143,14 +148,14 @@ def test_rejected_candidates_are_regenerated_until_one_passes_or_the_rounds_are_
         return GOOD[index[plan]]
 
     engine = TextEngine(script)
-    generate_plans(plans, engine, tmp_path, gate(pack), cfg, progress=False)
-    records = {r["id"]: r for r in read_jsonl(tmp_path / GENERATIONS)}
+    generate_plans(plans, engine, tmp_path, gate(pack), cfg, SAMPLING, progress=False)
+    records = {r.id: r for r in read_generations(tmp_path / GENERATIONS)}
     assert set(records) == {p.id for p in plans}
-    assert records[late]["error"] is None and records[late]["attempts"] == 3 and records[late]["text"] == GOOD[0]
-    assert records[never]["error"].startswith("rejected: no candidate passed the quality gate")
-    assert records[never]["error_kind"] == "rejected" and records[never]["attempts"] == 3
-    assert {c["reason"] for c in records[never]["candidates"]} == {"placeholder", "task_talk"}
-    assert len(records[never]["candidates"]) == 2 * 3  # two candidates in each of three rounds
+    assert records[late].error is None and records[late].attempts == 3 and records[late].text == GOOD[0]
+    assert records[never].error.startswith("rejected: no candidate passed the quality gate")
+    assert records[never].error_kind == "rejected" and records[never].attempts == 3
+    assert {c.reason for c in records[never].candidates} == {"placeholder", "task_talk"}
+    assert len(records[never].candidates) == 2 * 3  # two candidates in each of three rounds
     assert engine.requests == 2 * len(plans) + 2 * 2 * 2  # two plans went round twice more
 
     notes_df, sentences, rejections = build_outputs(plans, list(records.values()), Grounder(pack, GroundingConfig()),
@@ -173,9 +178,9 @@ def test_best_of_n_keeps_the_grounded_candidate(tmp_path):
         grounded = f"On examination she shows {terms[plan]}, noted again at this visit by the clinician."
         return [off_topic, grounded, "Patient was seen."][candidate]
 
-    generate_plans(plans, TextEngine(script), tmp_path, gate(pack), cfg, progress=False)
-    for record in read_jsonl(tmp_path / GENERATIONS):
-        assert record["text"].startswith(f"On examination she shows {terms[record['id']]}"), record
+    generate_plans(plans, TextEngine(script), tmp_path, gate(pack), cfg, SAMPLING, progress=False)
+    for record in read_generations(tmp_path / GENERATIONS):
+        assert record.text.startswith(f"On examination she shows {terms[record.id]}"), record
 
 
 def test_kept_candidates_become_sentences_of_their_own(tmp_path):
@@ -189,11 +194,11 @@ def test_kept_candidates_become_sentences_of_their_own(tmp_path):
         first, second = GOOD[2 * index[plan]], GOOD[2 * index[plan] + 1]
         return [first, first.replace(" often", ""), second][candidate]  # the second is a near-copy of the first
 
-    generate_plans(plans, TextEngine(script), tmp_path, gate(pack), cfg, progress=False)
-    records = read_jsonl(tmp_path / GENERATIONS)
+    generate_plans(plans, TextEngine(script), tmp_path, gate(pack), cfg, SAMPLING, progress=False)
+    records = read_generations(tmp_path / GENERATIONS)
     for r in records:
-        kept = [r["text"], *r["more"]]
-        assert len(kept) == 2 and GOOD[2 * index[r["id"]] + 1] in kept, kept  # never both near-copies
+        kept = [r.text, *r.more]
+        assert len(kept) == 2 and GOOD[2 * index[r.id] + 1] in kept, kept  # never both near-copies
     _, sentences, _ = build_outputs(plans, records, Grounder(pack, GroundingConfig()), gate(pack))
     assert len(sentences) == 2 * len(plans) and sentences["sentence_id"].is_unique
 
@@ -204,9 +209,9 @@ def test_the_text_is_the_start_of_the_reply_and_its_continuation(tmp_path):
     [plan, _] = build_labelset_plans(sample_label_mentions(pack, 1, seed=0).head(1), pack, ["guided", "unguided"],
                                      cfg, seed=0)  # fmt: skip
     continuation = ", and the red patches on my elbows crack and bleed when I bend my arms."
-    generate_plans([plan], TextEngine(lambda *_: continuation), tmp_path, gate(pack), cfg, progress=False)
-    [record] = read_jsonl(tmp_path / GENERATIONS)
-    assert plan.reply_start and record["text"] == plan.reply_start + continuation
+    generate_plans([plan], TextEngine(lambda *_: continuation), tmp_path, gate(pack), cfg, SAMPLING, progress=False)
+    [record] = read_generations(tmp_path / GENERATIONS)
+    assert plan.reply_start and record.text == plan.reply_start + continuation
 
 
 def test_a_label_set_reply_is_cut_after_its_sentences_before_it_is_judged(tmp_path):
@@ -218,18 +223,19 @@ def test_a_label_set_reply_is_cut_after_its_sentences_before_it_is_judged(tmp_pa
                                      cfg, seed=0)  # fmt: skip
     first = " on my elbows that cracks and bleeds. It itches most at night."
     drift = " I hope you have a great day. " + "You are going to be fine, right? " * 12
-    generate_plans([plan], TextEngine(lambda *_: first + drift), tmp_path, gate(pack), cfg, progress=False)
-    [record] = read_jsonl(tmp_path / GENERATIONS)
-    assert record["error"] is None and record["text"] == plan.reply_start + first
+    generate_plans([plan], TextEngine(lambda *_: first + drift), tmp_path, gate(pack), cfg, SAMPLING, progress=False)
+    [record] = read_generations(tmp_path / GENERATIONS)
+    assert record.error is None and record.text == plan.reply_start + first
 
 
-def test_rows_written_before_error_kind_are_classified_once_on_read():
-    assert error_kind({"error": "cut off at max_tokens=9: not complete JSON"}) == "cut_off"
-    assert error_kind({"error": "invalid JSON reply: EOF"}) == "invalid_json"
-    assert error_kind({"error": "reply does not match the schema at sentences"}) == "schema"
-    assert error_kind({"error": "HTTP 500 from http://x"}) == "engine"
-    assert error_kind({"error": "x", "error_kind": "check"}) == "check"
-    assert error_kind({"error": None}) is None
+def test_a_generation_record_has_one_shape_and_known_error_kinds():
+    rejected = GenerationRecord(id="p", variant="guided", error="rejected: no candidate passed", error_kind="rejected",
+                                candidates=[TriedCandidate(text="x", reason="too_short")])  # fmt: skip
+    assert GenerationRecord.model_validate_json(rejected.model_dump_json()) == rejected and not rejected.texts
+    with pytest.raises(ValidationError, match="error_kind"):
+        GenerationRecord(id="p", variant="guided", error="x", error_kind="gone")
+    with pytest.raises(ValidationError, match="together"):
+        GenerationRecord(id="p", variant="guided", error="x")
 
 
 def test_an_engine_that_works_on_more_requests_at_once_gets_larger_chunks(tmp_path):
@@ -247,7 +253,7 @@ def test_an_engine_that_works_on_more_requests_at_once_gets_larger_chunks(tmp_pa
             calls.append(len(requests))
             return super().generate(requests, on_result)
 
-    generate_plans(plans, Pool(lambda plan, attempt, k: GOOD[k]), tmp_path, gate(pack), cfg, progress=False)
+    generate_plans(plans, Pool(lambda plan, attempt, k: GOOD[k]), tmp_path, gate(pack), cfg, SAMPLING, progress=False)
     assert len(plans) > 6 and calls[0] == 12  # 6 plans x 2 candidates, not chunk_size's 2 plans
     assert sum(calls) == 2 * len(plans)
-    assert sorted(r["id"] for r in read_jsonl(tmp_path / GENERATIONS)) == sorted(p.id for p in plans)
+    assert sorted(r.id for r in read_generations(tmp_path / GENERATIONS)) == sorted(p.id for p in plans)

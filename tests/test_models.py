@@ -50,14 +50,13 @@ def test_bad_references_fail_clearly(tmp_path):
 
 
 GEMMA_ANSWERS = """
-from dualalign.generate import EngineConfig, make_engine
-from dualalign.generate.records import GenerationRequest
+from dualalign.generate import EngineConfig, GenerationRequest, SamplingConfig, make_engine
 from dualalign.models import resolve_model
 
 print(resolve_model("embedded:gemma3-270m"))
 request = GenerationRequest(id="c", messages=[{"role": "user", "content": "What is the capital of France?"},
                                               {"role": "assistant", "content": "The capital of France is"}],
-                            temperature=0, max_tokens=8)
+                            sampling=SamplingConfig(temperature=0, max_tokens=8))
 with make_engine(EngineConfig(kind="vllm", model="embedded:gemma3-270m", max_model_len=512)) as engine:
     print(engine.generate([request])[0].text)
 """

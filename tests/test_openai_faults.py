@@ -8,7 +8,8 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 import pytest
 
 from dualalign.errors import EngineError
-from dualalign.generate import EngineConfig, GenerationRequest, make_engine
+from dualalign.generate import EngineConfig, GenerationRequest, SamplingConfig, make_engine
+from dualalign.generate.sampling import DEFAULTS
 from dualalign.generate.server import free_port
 
 
@@ -18,6 +19,7 @@ class FakeServer:
 
     def __init__(self, mode: str | None = None):
         self.calls: dict[str, int] = {}
+        self.bodies: list[dict] = []
         outer = self
 
         class Handler(BaseHTTPRequestHandler):
@@ -26,6 +28,7 @@ class FakeServer:
 
             def do_POST(self):
                 body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
+                outer.bodies.append(body)
                 mode = outer.mode or body["messages"][-1]["content"]
                 outer.calls[mode] = outer.calls.get(mode, 0) + 1
                 if mode == "slow":
@@ -76,6 +79,19 @@ def test_healthy_replies_keep_order_and_usage(fake):
     results = engine(fake.url).generate([req(str(i), "ok", seed=i) for i in range(10)])
     assert [r.text for r in results] == [f"echo seed {i}" for i in range(10)]
     assert all(r.prompt_tokens == 3 and r.completion_tokens == 4 for r in results)
+
+
+def test_sampling_settings_reach_the_server_extra_fields_only_when_on(fake):
+    with engine(fake.url) as eng:
+        eng.generate([req("d", "ok")])
+        eng.generate([GenerationRequest(id="m", messages=[{"role": "user", "content": "ok"}],
+                                        sampling=SamplingConfig(temperature=1.0, min_p=0.1, top_k=20, max_tokens=9))])
+    default, tuned = fake.bodies
+    unknown = DEFAULTS["unknown"]  # a server's hardware is not known here
+    assert (default["temperature"], default["top_p"]) == (unknown.temperature, unknown.top_p)
+    assert "min_p" not in default and "top_k" not in default  # standard bodies for servers that are not vLLM
+    assert {k: tuned[k] for k in ("temperature", "top_p", "top_k", "min_p", "max_tokens")} == {
+        "temperature": 1.0, "top_p": 1.0, "top_k": 20, "min_p": 0.1, "max_tokens": 9}
 
 
 def test_500s_are_retried_then_a_clear_error_names_the_url_and_keeps_received_results(fake):

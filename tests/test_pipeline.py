@@ -27,7 +27,8 @@ def small_config(out_dir, **alignment) -> dict:
         "seed": 5,
         "out_dir": str(out_dir),
         "cohort": {"n_profiles": 8, "spec_rows": 1000},
-        "alignment": {"max_notes_per_patient": 1, "max_tokens": 160, **alignment},
+        "alignment": {"max_notes_per_patient": 1, **alignment},
+        "sampling": {"max_tokens": 160},
     }
 
 

@@ -16,7 +16,7 @@ from dualalign.alignment.config import AlignmentConfig, GateConfig, GroundingCon
 from dualalign.alignment.gate import QualityGate
 from dualalign.alignment.plans import build_note_plans, read_plans
 from dualalign.errors import EngineError
-from dualalign.generate import EngineConfig, GenerationRequest, make_engine
+from dualalign.generate import EngineConfig, GenerationRequest, SamplingConfig, make_engine
 from dualalign.generate.run import generate_plans
 from dualalign.generate.server import free_port
 from dualalign.io import read_jsonl
@@ -62,12 +62,12 @@ def plans_and_gate(cfg: AlignmentConfig):
 def test_a_run_through_ray_writes_what_the_in_process_engine_writes(tmp_path, vllm_engine, ray_cluster):
     cfg = AlignmentConfig(max_notes_per_patient=1, variants=["guided", "unguided"], gate=GateConfig(candidates=2))
     plans, gate = plans_and_gate(cfg)
-    generate_plans(plans, vllm_engine, tmp_path / "local", gate(), cfg, progress=False)
+    generate_plans(plans, vllm_engine, tmp_path / "local", gate(), cfg, SamplingConfig(), progress=False)
     # one replica with the driver's threads, batches as large as the in-process calls: the same vLLM calls
     config = EngineConfig(kind="ray", address=ray_cluster.address, num_cpus=2, batch_size=1024)
     with make_engine(config) as engine:
         assert engine.describe()["engine"]["kind"] == "vllm"
-        generate_plans(plans, engine, tmp_path / "ray", gate(), cfg, progress=False)
+        generate_plans(plans, engine, tmp_path / "ray", gate(), cfg, SamplingConfig(), progress=False)
     local, remote = read_jsonl(tmp_path / "local" / GENERATIONS), read_jsonl(tmp_path / "ray" / GENERATIONS)
     assert sorted(r["id"] for r in remote) == sorted(r["id"] for r in local) == sorted(p.id for p in plans)
     assert {r["id"]: r["text"] for r in remote} == {r["id"]: r["text"] for r in local}
@@ -77,7 +77,7 @@ def test_a_run_through_ray_writes_what_the_in_process_engine_writes(tmp_path, vl
 def test_a_lost_actor_s_batches_go_to_the_others(ray_cluster):
     config = EngineConfig(kind="ray", address=ray_cluster.address, replicas=2, batch_size=4, max_restarts=0)
     requests = [GenerationRequest(id=f"r{i}", messages=[{"role": "user", "content": f"Say a fact about {i}."}],
-                                  seed=i, max_tokens=24) for i in range(24)]  # fmt: skip
+                                  seed=i, sampling=SamplingConfig(max_tokens=24)) for i in range(24)]  # fmt: skip
     killed = []
 
     def kill_a_busy_actor(result) -> None:

@@ -10,7 +10,7 @@ import httpx
 import pytest
 from pydantic import BaseModel
 
-from dualalign.generate import EngineConfig, GenerationRequest, generate_structured, make_engine
+from dualalign.generate import EngineConfig, GenerationRequest, SamplingConfig, generate_structured, make_engine
 from dualalign.generate.server import free_port
 
 pytestmark = pytest.mark.slow
@@ -39,8 +39,9 @@ def served():
         proc.wait(timeout=60)
 
 
-def chat(id: str, text: str, seed: int = 0, **kw) -> GenerationRequest:
-    return GenerationRequest(id=id, messages=[{"role": "user", "content": text}], seed=seed, **kw)
+def chat(id: str, text: str, seed: int = 0, **sampling) -> GenerationRequest:
+    return GenerationRequest(id=id, messages=[{"role": "user", "content": text}], seed=seed,
+                             sampling=SamplingConfig(**sampling))
 
 
 class Answer(BaseModel):
@@ -73,7 +74,7 @@ def test_openai_engine_chat_seeds_and_json_schema(served):
     assert answer.parsed["city"].strip()
     started = GenerationRequest(id="c", messages=[{"role": "user", "content": "What is the capital of France?"},
                                                   {"role": "assistant", "content": "The capital of France is"}],
-                                temperature=0, max_tokens=12)  # fmt: skip
+                                sampling=SamplingConfig(temperature=0, max_tokens=12))  # fmt: skip
     [continued] = engine.generate([started])  # the server continues the given start of the reply
     assert continued.ok and "Paris" in continued.text and not continued.text.lstrip().startswith("The capital")
 

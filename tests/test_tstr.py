@@ -47,7 +47,7 @@ def test_tstr_is_a_run_folder_per_seed_and_resumes_after_sigkill(shared_data, tm
     script = (
         "from dualalign.pipeline.tstr import TstrConfig, run_tstr\n"
         f"run_tstr(TstrConfig(real={str(shared_data / 'symptom2disease_public.csv')!r}, pack='symptom2disease', "
-        f"out={str(out)!r}, per_label=2, seeds=[0], alignment={{'max_tokens': 120, 'chunk_size': 4, "
+        f"out={str(out)!r}, per_label=2, seeds=[0], alignment={{'chunk_size': 4, "
         "'gate': {'candidates': 1, 'rounds': 0}}), progress=False)\n"
     )
     generations = out / "seed-0" / "generations.jsonl"
