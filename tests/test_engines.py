@@ -118,8 +118,10 @@ def test_transformers_stop_strings_and_seeds(transformers_engine):
     a = transformers_engine.generate([req])[0]
     b = transformers_engine.generate([req])[0]
     assert a.text == b.text  # same seed, same batch: same sample
-    stopped = transformers_engine.generate([req.model_copy(update={"stop": [","]})])[0]
-    assert "," not in stopped.text and stopped.finish_reason == "stop"
+    stop = next(s for s in (",", "\n", " ") if s in a.text.strip())  # a string the same sample will reach
+    stopped = transformers_engine.generate([req.model_copy(update={"stop": [stop]})])[0]
+    assert stop not in stopped.text and stopped.finish_reason == "stop"
+    assert a.text.startswith(stopped.text)
 
 
 def test_the_run_config_s_default_sampling_settings_reach_vllm(vllm_engine, monkeypatch, tmp_path):
