@@ -94,15 +94,16 @@ def test_evaluation_writes_intrinsic_measures_and_a_self_contained_report(small_
     assert "guided" in page and "data:image/png;base64," in page  # cohort plots inlined
 
 
-def test_exports_open_in_their_tools(small_run):
+def test_exports_open_in_their_tools(small_run, tmp_path):
     from datasets import load_dataset
     from fhir.resources.R4B.bundle import Bundle
 
     config, out = small_run
-    dataset = load_dataset(str(out / "dataset"), "sentences", split="train")
+    cache = str(tmp_path / "hf-cache")  # datasets caches by folder path: another run's table must not answer
+    dataset = load_dataset(str(out / "dataset"), "sentences", split="train", cache_dir=cache)
     assert dataset.num_rows == len(pd.read_parquet(out / "sentences.parquet"))
     notes = pd.read_parquet(out / "notes.parquet")
-    assert load_dataset(str(out / "dataset"), "notes", split="train").num_rows == len(notes)
+    assert load_dataset(str(out / "dataset"), "notes", split="train", cache_dir=cache).num_rows == len(notes)
     bundles = sorted((out / "fhir").glob("*.json"))
     assert {b.stem for b in bundles} == set(notes.loc[notes["status"] == "ok", "patient_id"])
     for path in bundles:
