@@ -2,13 +2,15 @@
 
 import pytest
 
+from dualalign.alignment.config import AlignmentConfig
 from dualalign.errors import ConfigError
 from dualalign.generate import SamplingConfig
 from dualalign.generate.run import claim_generations
 from dualalign.generate.sampling import DEFAULTS, parse_sampling
+from dualalign.generate.stage import GenerationStage
 from dualalign.generate.vllm_engine import VLLMConfig
 from dualalign.io import append_jsonl
-from dualalign.runfolder import GENERATIONS
+from dualalign.runfolder import GENERATIONS, RunFolder
 
 
 def test_unset_settings_take_the_hardware_default():
@@ -41,10 +43,16 @@ def test_settings_are_validated_and_parsed():
 
 def test_changed_sampling_settings_move_earlier_generations_aside(tmp_path):
     engine = VLLMConfig()
-    claim_generations(tmp_path, engine, SamplingConfig(), retries=2)
+
+    def key(sampling: SamplingConfig) -> str:  # the generation stage's text key under these settings
+        return GenerationStage(run=RunFolder(tmp_path), alignment=AlignmentConfig(), engine_config=engine,
+                               sampling=sampling, pack="alzheimers").text_key()  # fmt: skip
+
+    assert key(SamplingConfig()) == key(SamplingConfig()) != key(SamplingConfig(min_p=0.1))
+    claim_generations(tmp_path, key(SamplingConfig()), engine, SamplingConfig())
     append_jsonl(tmp_path / GENERATIONS, [{"id": "a", "variant": "guided", "text": "x"}])
-    claim_generations(tmp_path, engine, SamplingConfig(), retries=2)  # the same settings: kept in place
+    claim_generations(tmp_path, key(SamplingConfig()), engine, SamplingConfig())  # the same settings: kept in place
     assert (tmp_path / GENERATIONS).exists()
-    meta = claim_generations(tmp_path, engine, SamplingConfig(min_p=0.1), retries=2)
+    meta = claim_generations(tmp_path, key(SamplingConfig(min_p=0.1)), engine, SamplingConfig(min_p=0.1))
     assert not (tmp_path / GENERATIONS).exists()
     assert len(list(tmp_path.glob("generations.*.jsonl"))) == 1 and meta["sampling"]["min_p"] == 0.1
