@@ -78,3 +78,16 @@ class AlignmentConfig(StrictModel):
         if len(set(v)) != len(v):
             raise ValueError(f"variants repeat: {v}")
         return v
+
+
+class ConversationGateConfig(StrictModel):
+    """The gate rules for a doctor-patient conversation (`alignment.dialogue`)."""
+
+    min_turns: int = Field(6, ge=2, description="spoken turns, the doctor's and the patient's together")
+    min_turn_words: int = Field(1, ge=1)
+    max_turn_words: int = Field(250, ge=1, description="a turn longer than this is a monologue")
+    copy_ngram: int = Field(
+        20, ge=3, description="a run of this many words shared with a shot or a reference conversation is a copy; "
+        "longer than for sentences, since conversations share stock phrases: each ACI-Bench test conversation shares "
+        "a median 12 words (90th percentile 20) with the train and valid ones",
+    )  # fmt: skip

@@ -166,7 +166,7 @@ class QualityGate:
         for term in target.terms:
             pieces = [part for piece in pieces for part in piece.split(term.lower())]
         prompt = WORD.findall(target.prompt.lower())
-        return any(_shared_run(WORD.findall(piece), prompt, self.cfg.echo_ngram) for piece in pieces)
+        return any(shared_run(WORD.findall(piece), prompt, self.cfg.echo_ngram) for piece in pieces)
 
     def redact(self, text: str, target: Target) -> str:
         """Patient-voice text with its own diagnosis named: the name replaced by "this", so that its symptoms,
@@ -181,7 +181,7 @@ class QualityGate:
             return False
         if float((self._reference_vectors @ vector).max()) >= self.grounding.copy_threshold:
             return True
-        return any(_shared_run(tokens(text), ref, self.cfg.copy_ngram) for ref in self._reference_words)
+        return any(shared_run(tokens(text), ref, self.cfg.copy_ngram) for ref in self._reference_words)
 
     def _margin(self, sims: np.ndarray, label: str) -> float:
         """How much nearer a text is to `label` than to the nearest other label (0 for a label outside the pack)."""
@@ -237,7 +237,7 @@ class QualityGate:
         return 1.0 if not accepted else 1.0 - float((np.stack(accepted) @ self.encoder.embed([text])[0]).max())
 
 
-def _shared_run(words: list[str], other: list[str], n: int) -> bool:
+def shared_run(words: list[str], other: list[str], n: int) -> bool:
     """Whether two word lists share a run of `n` words."""
     grams = {tuple(other[i : i + n]) for i in range(len(other) - n + 1)}
     return any(tuple(words[i : i + n]) in grams for i in range(len(words) - n + 1))

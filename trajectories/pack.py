@@ -126,6 +126,23 @@ class ReferencePopulation(Cited):
     risk_factors: dict[SnakeId, Annotated[float, Field(ge=0, le=1)]]
 
 
+# The sections of an encounter note, in order, where a pack gives none (`alignment.sections` parses and checks them).
+NOTE_SECTIONS = ("CHIEF COMPLAINT", "HISTORY OF PRESENT ILLNESS", "REVIEW OF SYSTEMS", "PHYSICAL EXAM", "RESULTS",
+                 "ASSESSMENT AND PLAN")  # fmt: skip
+
+
+class Encounter(StrictModel):
+    """How this condition's encounter notes are laid out: the sections in order, and where planned mentions go."""
+
+    sections: list[str] = Field(default_factory=lambda: list(NOTE_SECTIONS), min_length=1)
+    routes: dict[str, str] = Field(
+        default_factory=dict,
+        description="a lexicon term, label id or domain -> the section its mentions go to (a term's route wins over "
+        "its label's, a label's over its domain's); unrouted symptoms go to the history of present illness",
+    )
+    diagnosis_code: Icd10Code | None = Field(None, description="the code the assessment states (default: the first)")
+
+
 class ConditionPack(StrictModel):
     name: SnakeId
     title: str
@@ -148,6 +165,7 @@ class ConditionPack(StrictModel):
     weight_profiles: dict[str, dict[str, Annotated[float, Field(ge=0)]]] = Field(default_factory=dict)
     lexicon: list[LexiconTerm] = Field(default_factory=list)
     reference_population: ReferencePopulation | None = None
+    encounter: Encounter = Field(default_factory=Encounter)
 
     @model_validator(mode="after")
     def _cross_check(self) -> ConditionPack:
@@ -172,6 +190,7 @@ class ConditionPack(StrictModel):
         for rf, eff in self.risk_factors.items():
             p += [f"risk_factors.{rf}.label_multipliers: unknown label {k!r}" for k in eff.label_multipliers
                   if k not in self.labels]
+        p += self._encounter_problems()
         if self.kind == "flat":
             for key in ("stages", "note_types", "lexicon", "diagnosis_stage"):
                 if getattr(self, key):
@@ -180,6 +199,22 @@ class ConditionPack(StrictModel):
                   for k, lab in self.labels.items() if not lab.terms]
             return p
         p += self._staged_problems()
+        return p
+
+    def _encounter_problems(self) -> list[str]:
+        enc = self.encounter
+        p = [f"encounter.sections: {s!r} is not an upper-case heading" for s in enc.sections
+             if not re.fullmatch(r"[A-Z][A-Z &/]*[A-Z]", s)]  # fmt: skip
+        if len(set(enc.sections)) != len(enc.sections):
+            p.append(f"encounter.sections: repeated sections {enc.sections}")
+        keys = {*self.labels, *self.domains, *(t.term for t in self.lexicon)}
+        for key, section in enc.routes.items():
+            if key not in keys:
+                p.append(f"encounter.routes.{key}: not a lexicon term, label or domain of this pack")
+            if section not in enc.sections:
+                p.append(f"encounter.routes.{key}: {section!r} is not one of encounter.sections")
+        if enc.diagnosis_code and self.icd10cm and enc.diagnosis_code not in self.icd10cm:
+            p.append(f"encounter.diagnosis_code: {enc.diagnosis_code} is not in icd10cm")
         return p
 
     def _staged_problems(self) -> list[str]:
