@@ -1,4 +1,5 @@
-"""The generation stage: plans in; generations, notes and sentences (graded against the pack) out."""
+"""The generation stage: plans in; generations, notes and sentences (graded against the pack) out. The encounters
+stage (granularity `encounters`): the accepted note sections in; conversations and encounter records out."""
 
 from __future__ import annotations
 
@@ -8,10 +9,21 @@ from pathlib import Path
 from typing import ClassVar
 
 from dualalign.alignment.config import AlignmentConfig
+from dualalign.alignment.stage import template_files
+from dualalign.generate.encounters import run_encounters_stage
 from dualalign.generate.engine import BaseEngineConfig, Engine
 from dualalign.generate.run import run_generation_stage
 from dualalign.io import content_hash, stable_hash
-from dualalign.runfolder import GENERATIONS, NOTES, PLANS, REJECTIONS, SENTENCES
+from dualalign.runfolder import (
+    CONVERSATION_PLANS,
+    CONVERSATIONS,
+    ENCOUNTERS,
+    GENERATIONS,
+    NOTES,
+    PLANS,
+    REJECTIONS,
+    SENTENCES,
+)  # fmt: skip
 from dualalign.stage import Stage, StageResult, keyed, unkeyed
 from dualalign.trajectories.pack import resolve_pack_path
 
@@ -51,3 +63,40 @@ class GenerationStage(Stage):
             self.references(),
         )  # fmt: skip
         return StageResult(figures={"generation": figures}, manifest={"engine": loaded})
+
+
+@dataclass(kw_only=True)
+class EncountersStage(Stage):
+    """Granularity `encounters`: each encounter's conversation, written from its accepted note sections (note to
+    dialogue) in pieces through the encounter gate, then one record per encounter and variant. Reads the section
+    plans and their generations; its key covers the conversation rules, the gate, grounding and retries, the engine's
+    text settings, the pack and the reference texts (the gold texts and `alignment.conversation.references`)."""
+
+    name: ClassVar[str] = "encounters"
+    reads: ClassVar[tuple[str, ...]] = (PLANS, GENERATIONS)
+    writes: ClassVar[tuple[str, ...]] = (CONVERSATION_PLANS, CONVERSATIONS, ENCOUNTERS)
+    figures: ClassVar[tuple[str, ...]] = ("encounters",)
+    own_bar: ClassVar[bool] = True
+    alignment: AlignmentConfig = keyed(include={
+        "conversation", "gate", "grounding", "retries", "templates", "max_tokens", "temperature", "top_p"})
+    engine_config: BaseEngineConfig = keyed(by=lambda e: e.text_settings())
+    pack: str
+    reference_files: tuple[Path, ...] = ()
+    references: Callable[[], Sequence[str]] = unkeyed(default=lambda: ())
+    engine: Engine | None = unkeyed(default=None)
+    progress: bool = unkeyed(default=True)
+
+    def files(self) -> tuple[Path, ...]:
+        return (resolve_pack_path(self.pack), *self.reference_files, *self.alignment.conversation.references,
+                *template_files(self.alignment))  # fmt: skip
+
+    def text_key(self) -> str:
+        """What decides a piece's text besides its plan (as `GenerationStage.text_key`)."""
+        return stable_hash({"settings": self.settings(), "files": {str(p): content_hash(p) for p in self.files()}})
+
+    def execute(self) -> StageResult:
+        figures, loaded = run_encounters_stage(
+            self.alignment, self.engine_config, self.pack, self.run, self.text_key(), self.seed, self.progress,
+            self.engine, self.references(),
+        )  # fmt: skip
+        return StageResult(figures={"encounters": figures}, manifest={"engine": loaded} if loaded else {})
