@@ -35,8 +35,9 @@ def write_plans(path: Path, plans: list[Plan]) -> None:
 
 @dataclass(kw_only=True)
 class PlansStage(Stage):
-    """Plans for every note in every configured variant (an encounter's: one per section of its note). How text is judged and generated (the gate, grounding,
-    retries, chunks) is the generation stage's, so it is not in this stage's key."""
+    """Plans for every note in every configured variant (an encounter's: one per section of its note). How text is
+    judged and generated (the gate, grounding, retries, chunks) is the generation stage's, so it is not in this
+    stage's key."""
 
     name: ClassVar[str] = "plans"
     reads: ClassVar[tuple[str, ...]] = (COHORT, TRAJECTORIES)

@@ -53,7 +53,7 @@ def test_a_whole_conversation_is_held_to_the_configured_bounds(gate):
 
 
 def test_a_note_section_says_its_planned_mentions_and_has_a_lower_word_floor(gate):
-    section = Target("guided", "cognitive_impairment", ("word-finding difficulty",), section="HISTORY OF PRESENT ILLNESS")
+    section = Target("guided", "cognitive_impairment", ("word-finding difficulty",), section="PHYSICAL EXAM")
     missing = "The patient reports more trouble remembering recent conversations over the past months."
     assert gate.judge([missing], section)[0].reason == "mention_missing"
     said = "The patient reports word-finding difficulty that has worsened over the past months."
