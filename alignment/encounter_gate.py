@@ -1,14 +1,14 @@
-"""The quality gate of an encounter: note sections as the sentence gate judges them (`alignment.gate`, section
-rules), and conversations by the dialogue rules (`alignment.dialogue`).
+"""The quality gate of an encounter: note sections as the sentence gate judges them (`alignment.gate`, section rules),
+and conversations by the dialogue rules (`alignment.dialogue`).
 
-A piece of a conversation (`Target.dialogue`) is rejected with the first reason that fires: the gate's surface
-patterns that fit speech (placeholder, garbled, file_or_address, task_talk, refusal); then the dialogue rules with
-the piece's bounds (two turns at least, the doctor's and the patient's): narrator_line, missing_speaker,
+A piece of a conversation (`Target.dialogue`) is rejected with the first reason that fires: the gate's surface patterns
+that fit speech (placeholder, garbled, file_or_address, date_or_number, task_talk, refusal); then the dialogue rules
+with the piece's bounds (two turns at least, the doctor's and the patient's): narrator_line, missing_speaker,
 third_speaker (the plans have no companion), not_alternating, too_few_turns, turn_too_short, turn_too_long,
 finding_not_raised (the planned term, where the piece was shown one), copy (of a reference conversation, or a run of
-`gate.copy_ngram` words of a pack example or gold text), phi; then prompt_echo (a run of the prompt's words outside
-the planned term: the note section read out). A whole conversation, its pieces joined, is checked again by the
-dialogue rules with the configured bounds (`alignment.conversation`), every planned finding it was shown counted.
+`gate.copy_ngram` words of a pack example or gold text), phi; then prompt_echo (a run of the prompt's words outside the
+planned term: the note section read out). A whole conversation, its pieces joined, is checked again by the dialogue
+rules with the configured bounds (`alignment.conversation`), every planned finding it was shown counted.
 """
 
 from __future__ import annotations
@@ -21,7 +21,7 @@ from dualalign.alignment.gate import PATTERNS, Candidate, QualityGate, Target, s
 from dualalign.alignment.grounding import term_in_text, tokens
 from dualalign.trajectories.pack import ConditionPack
 
-SPEECH_PATTERNS = ("placeholder", "garbled", "file_or_address", "task_talk", "refusal")
+SPEECH_PATTERNS = ("placeholder", "garbled", "file_or_address", "date_or_number", "task_talk", "refusal")
 
 
 class EncounterGate(QualityGate):

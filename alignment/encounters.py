@@ -2,18 +2,18 @@
 doctor-patient conversation written from the accepted note (note to dialogue, MedSynth's order), piece by piece.
 
 Section plans (`build_section_plans`, the plans stage): one plain-text request per section of the pack's note
-(`pack.encounter.sections`) and variant, each with a begun reply in the clinician's voice. The planned mentions go
-to their sections (`alignment.sections.SectionRouter`); the profile's age, sex, comorbidities and medications go to
-their sections where the variant shows the profile; the stage and diagnosis open the assessment where it shows the
-trajectory. Unguided: the condition and the note type only. Only what is known at the visit is shown: its own stage
-and mentions, and the condition's name (in any variant) only from the diagnosis on (`visit_day` >= 0); before it,
-the assessment states the stage alone, without the diagnosis or its code.
+(`pack.encounter.sections`) and variant, each with a begun reply in the clinician's voice. The planned mentions go to
+their sections (`alignment.sections.SectionRouter`); the profile's age, sex, comorbidities and medications go to their
+sections where the variant shows the profile; the stage and diagnosis open the assessment where it shows the trajectory.
+Unguided: the condition and the note type only. Only what is known at the visit is shown: its own stage and mentions,
+and the condition's name (in any variant) only from the diagnosis on (`visit_day` >= 0); before it, the assessment
+states the stage alone, without the diagnosis or its code.
 
-Conversation plans (`build_conversation_plans`, after the note's sections are judged): short pieces that a small
-model can write, each a begun reply "Doctor:" cut at the next doctor's turn: an opening from the chief complaint;
-an exchange per planned finding from the section it was written in (variants shown the mentions), or one per
-middle section (the others); a closing from the assessment and plan. A piece whose section was rejected is not
-planned: `conversation_pieces` names it with the reason `source_section_rejected`.
+Conversation plans (`conversation_pieces`, after the note's sections are judged): short pieces that a small model can
+write, each a begun reply "Doctor:" cut at the next doctor's turn: an opening from the chief complaint (the doctor's
+greeting given, the patient's answer written); an exchange per planned finding from the section it was written in
+(variants shown the mentions), or one per middle section (the others); a closing from the assessment and plan. A piece
+whose section was rejected is not planned: `conversation_pieces` names it with the reason `source_section_rejected`.
 """
 
 from __future__ import annotations
@@ -44,6 +44,9 @@ from dualalign.trajectories.pack import ConditionPack
 
 SECTION_SENTENCES = {CC: 1, "HISTORY OF PRESENT ILLNESS": 4}  # a section's reply is cut after this many (else 3)
 CONVERSATION_STOP = ["\nDoctor:", "\n\n"]  # a piece is one doctor's turn and what answers it
+# The begun reply of a piece; the opening's greeting is given (the embedded model, left to open, wrote codes such as
+# "Doctor: 12324-P"), and the patient answers it from the chief complaint.
+PIECE_START, OPENING_START = "Doctor:", "Doctor: Hello, what brings you in today?\nPatient:"
 SOURCE_REJECTED = "source_section_rejected"
 
 
@@ -153,7 +156,8 @@ def conversation_pieces(sections: Sequence[Plan], accepted: dict[str, str], pack
             "visit_date": first.visit_date, "stage": first.stage, "profile": first.profile,
             "mentions": [mention] if mention else [], "prompted": mention is not None, "n_sentences": 2,
             "labels": [mention.label] if mention else [NO_LABEL], "section": section, "piece": name,
-            "style": "conversation", "messages": _conversation(system, prompt, "Doctor:"),
+            "style": "conversation",
+            "messages": _conversation(system, prompt, OPENING_START if name == "opening" else PIECE_START),
             "seed": derived_seed(seed, first.note_id, "conversation", i), "max_tokens": cfg.max_tokens,
             "temperature": cfg.temperature, "top_p": cfg.top_p, "stop": CONVERSATION_STOP,
         })  # fmt: skip

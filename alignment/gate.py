@@ -61,7 +61,7 @@ PATTERNS: dict[str, re.Pattern] = {
     "task_talk": re.compile(
         r"\bjson\b|\bthis (?:is a )?(?:response|reply|text|prompt|output)\b|\bhere (?:is|are) (?:the|a|your|some)\b|"
         r"\b(?:\d|one|two|three|four|five)(?: or (?:\d|two|three|four))? (?:more |short |other )?sentences?\b|"
-        r"\bsentence \d|"
+        r"\bsentence \d|\bparagraphs?\b|"
         r"\blanguage model\b|\bas an ai\b|\b(?:name|refer to|mention) (?:of )?the (?:illness|disease|condition)\b|"
         r"\bthe (?:note|task|instruction|format)s? (?:says?|asks?|requires?)\b|"
         r"\b(?:do not|don't) (?:say|name|mention)\b",

@@ -34,6 +34,7 @@ def gate():
     ("Doctor: So tell me how the knee has been doing since the fall last month at the grocery store.\n"
      "Patient: It has been swollen and it hurts when I walk up the stairs at home every day.", "copy"),
     ("Doctor: Please answer in JSON.\nPatient: I keep forgetting where I put my keys.", "task_talk"),
+    ("Doctor: 12324-P\nPatient: 12324-P", "date_or_number"),  # the embedded model's, accepted before this rule
 ])  # fmt: skip
 def test_a_broken_conversation_piece_is_rejected_with_its_reason(gate, text, reason):
     assert gate.judge([text], OPENING)[0].reason == reason
