@@ -4,6 +4,8 @@ Entry points (imported lazily, so `dualalign --help` stays fast):
 - `intrinsic_measures(sentences, profiles, references)`, `intrinsic_table` (intrinsic.py), built from
   diversity.py (distinct-n, self-BLEU, embedding dispersion), faithfulness.py (plan, grounding, demographics)
   and privacy.py (shared n-grams, nearest-neighbour similarity, PHI scan)
+- encounters.py: measures of conversation-note pairs (sections, lengths, diversity, grounding across the pair,
+  copying) and `read_pairs`; snippets.py: a labelled set of conversation chunks from such pairs
 - `render_report(metrics, tables, examples, plots, out_path)`, `comparison_table` (report.py; metrics.json schema)
 """
 

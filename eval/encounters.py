@@ -88,12 +88,13 @@ def pair_grounding(conversations: Sequence[str], notes: Sequence[str],
 
 
 def copying_measures(texts: Sequence[str], references: Sequence[str], ngram: int = 20) -> dict[str, float]:
-    """How much of each text comes from a reference text: the highest ROUGE-2 precision against any reference
-    (`rouge-score`: the share of the text's word pairs found in it), and the longest shared run of words."""
+    """How much of the texts comes from reference texts: the mean over texts of the highest ROUGE-2 precision
+    against any reference (`rouge-score`: the share of the text's word pairs found in it), the median longest
+    run of words shared with a reference, and the share of texts sharing a run of at least `ngram` words."""
     from rouge_score import rouge_scorer
 
     scorer = rouge_scorer.RougeScorer(["rouge2"])
     rouge = [max(scorer.score(ref, text)["rouge2"].precision for ref in references) for text in texts]
     runs = np.asarray(longest_shared_ngram(texts, references), dtype=float)
-    return {"ROUGE-2 precision (max)": float(np.mean(rouge)), "longest shared run": float(np.median(runs)),
+    return {"nearest ROUGE-2 precision": float(np.mean(rouge)), "longest shared run": float(np.median(runs)),
             f"share with a shared run >= {ngram}": float((runs >= ngram).mean())}  # fmt: skip

@@ -33,20 +33,25 @@ def phi_scan(texts: Sequence[str], detector: PhiDetector | None = None, max_exam
 def longest_shared_ngram(texts: Sequence[str], references: Sequence[str]) -> list[int]:
     """Per text, the length in words of the longest word sequence it shares with any reference text."""
     ref_tokens = [tokens(r) for r in references]
-    sets: dict[int, set[tuple[str, ...]]] = {}
+    sets: dict[int, set[int]] = {}
 
-    def ref_set(n: int) -> set[tuple[str, ...]]:
-        if n not in sets:
-            sets[n] = {g for r in ref_tokens for g in ngrams(r, n)}
-        return sets[n]
+    def shared(words: list[str], n: int) -> bool:
+        if n not in sets:  # n-grams kept as their hashes: long ones would take memory by the gigabyte
+            sets[n] = {hash(g) for r in ref_tokens for g in ngrams(r, n)}
+        return any(hash(g) in sets[n] for g in ngrams(words, n))
 
     out = []
     for text in texts:
-        words, n = tokens(text), 0
-        # if some n-gram is shared, so are its (n-1)-grams: grow n until no n-gram is shared
-        while n < len(words) and any(g in ref_set(n + 1) for g in ngrams(words, n + 1)):
-            n += 1
-        out.append(n)
+        words = tokens(text)
+        # if some n-gram is shared, so are its (n-1)-grams: double n while shared, then bisect
+        low, high = 0, 1
+        while high <= len(words) and shared(words, high):
+            low, high = high, 2 * high
+        high = min(high - 1, len(words))
+        while low < high:
+            mid = (low + high + 1) // 2
+            low, high = (mid, high) if shared(words, mid) else (low, mid - 1)
+        out.append(low)
     return out
 
 
