@@ -116,7 +116,8 @@ def test_nothing_after_an_earlier_visit_is_shown_at_it(encounter_run):
 
 
 def test_a_run_killed_among_its_conversations_resumes_exactly_once(tmp_path, vllm_engine):
-    data = encounter_config(tmp_path / "run", variants=["guided"], max_notes_per_patient=1, chunk_size=2,
+    # exactly-once is about the file, not the text: one candidate per plan and one plan per chunk
+    data = encounter_config(tmp_path / "run", max_notes_per_patient=1, chunk_size=1,
                             gate={"candidates": 1, "rounds": 0})  # fmt: skip
     config = RunConfig.model_validate(data)
     Pipeline(config, progress=False, engine=vllm_engine).run_all(UP_TO_ENCOUNTERS[:-1])
