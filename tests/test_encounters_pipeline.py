@@ -115,17 +115,18 @@ def test_nothing_after_an_earlier_visit_is_shown_at_it(encounter_run):
     assert checked >= 1
 
 
-def test_a_run_killed_among_its_conversations_resumes_exactly_once(tmp_path, vllm_engine):
-    # exactly-once is about the file, not the text: one candidate per plan and one plan per chunk
+def test_a_run_killed_among_its_conversations_resumes_exactly_once(tmp_path):
+    # exactly-once is about the file, not the text: one candidate per plan and one plan per chunk; every step in a
+    # process of its own, so only one engine is loaded at a time
     data = encounter_config(tmp_path / "run", max_notes_per_patient=1, chunk_size=1,
                             gate={"candidates": 1, "rounds": 0})  # fmt: skip
-    config = RunConfig.model_validate(data)
-    Pipeline(config, progress=False, engine=vllm_engine).run_all(UP_TO_ENCOUNTERS[:-1])
     config_path = tmp_path / "config.yaml"
     config_path.write_text(yaml.safe_dump(data))
-    command = [*CLI, "run", str(config_path), "--stages", "encounters"]
+    run = [*CLI, "run", str(config_path), "--stages"]
+    first = subprocess.run([*run, "cohort,trajectories,plans,generate"], capture_output=True, text=True, timeout=900)
+    assert first.returncode == 0, first.stderr[-2000:]
     conversations = tmp_path / "run" / CONVERSATIONS
-    proc = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    proc = subprocess.Popen([*run, "encounters"], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     deadline = time.monotonic() + 600
     while time.monotonic() < deadline and proc.poll() is None:
         if conversations.exists() and len(conversations.read_text().splitlines()) >= 2:
@@ -137,7 +138,8 @@ def test_a_run_killed_among_its_conversations_resumes_exactly_once(tmp_path, vll
     written = len(read_jsonl(conversations))
     planned = read_plans(tmp_path / "run" / CONVERSATION_PLANS)
     assert 2 <= written < len(planned)
-    Pipeline(config, progress=False, engine=vllm_engine).run_all(("encounters",))
+    finished = subprocess.run([*run, "encounters"], capture_output=True, text=True, timeout=900)
+    assert finished.returncode == 0, finished.stderr[-2000:]
     ids = [r["id"] for r in read_jsonl(conversations)]
     assert len(ids) == len(set(ids)) == len(planned)
     assert set(ids) == {p.id for p in read_plans(tmp_path / "run" / CONVERSATION_PLANS)}
