@@ -52,9 +52,29 @@ class GateConfig(StrictModel):
         return self
 
 
+class ConversationGateConfig(StrictModel):
+    """The gate rules for a doctor-patient conversation (`alignment.dialogue`)."""
+
+    min_turns: int = Field(6, ge=2, description="spoken turns, the doctor's and the patient's together")
+    min_turn_words: int = Field(1, ge=1)
+    max_turn_words: int = Field(250, ge=1, description="a turn longer than this is a monologue")
+    copy_ngram: int = Field(
+        20, ge=3, description="a run of this many words shared with a shot or a reference conversation is a copy; "
+        "longer than for sentences, since conversations share stock phrases: each ACI-Bench test conversation shares "
+        "a median 12 words (90th percentile 20) with the train and valid ones",
+    )  # fmt: skip
+    references: list[Path] = Field(
+        default_factory=list, description="pair tables (CSV or Parquet with a `dialogue` column, such as ACI-Bench's "
+        "train.csv) whose conversations a generated one must not copy",
+    )  # fmt: skip
+
+
 class AlignmentConfig(StrictModel):
     variants: list[Variant] = Field(default_factory=lambda: list(VARIANTS), min_length=1)
-    granularity: Literal["sentences", "notes"] = "sentences"
+    granularity: Literal["sentences", "notes", "encounters"] = Field(
+        "sentences", description="a plan per planned sentence, per JSON note, or per section of an encounter note "
+        "(then the visit's conversation, written from the accepted note: `alignment.encounters`)",
+    )
     sentences_per_mention: int = Field(1, ge=1, le=3)
     max_notes_per_patient: int | None = Field(
         None, ge=1, description="keep this many notes per patient, evenly spaced, the latest always (None: all)"
@@ -70,6 +90,7 @@ class AlignmentConfig(StrictModel):
     chunk_size: int = Field(64, ge=1, description="plans per engine call; a killed run redoes at most one chunk")
     grounding: GroundingConfig = Field(default_factory=GroundingConfig)
     gate: GateConfig = Field(default_factory=GateConfig)
+    conversation: ConversationGateConfig = Field(default_factory=ConversationGateConfig)
 
     @model_validator(mode="before")
     @classmethod
@@ -87,16 +108,3 @@ class AlignmentConfig(StrictModel):
         if len(set(v)) != len(v):
             raise ValueError(f"variants repeat: {v}")
         return v
-
-
-class ConversationGateConfig(StrictModel):
-    """The gate rules for a doctor-patient conversation (`alignment.dialogue`)."""
-
-    min_turns: int = Field(6, ge=2, description="spoken turns, the doctor's and the patient's together")
-    min_turn_words: int = Field(1, ge=1)
-    max_turn_words: int = Field(250, ge=1, description="a turn longer than this is a monologue")
-    copy_ngram: int = Field(
-        20, ge=3, description="a run of this many words shared with a shot or a reference conversation is a copy; "
-        "longer than for sentences, since conversations share stock phrases: each ACI-Bench test conversation shares "
-        "a median 12 words (90th percentile 20) with the train and valid ones",
-    )  # fmt: skip

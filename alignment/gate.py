@@ -13,7 +13,11 @@ Rules, in the order they are checked (the first that fires names the rejection):
 - reference rules: a copy or near-copy of a pack example or a gold text (embedding similarity, or a long shared
   run of words); a near-duplicate of a text already accepted for the same variant;
 - for planned mentions only (the semantic half of the alignment): a text whose meaning is nearer another label
-  than the planned one.
+  than the planned one; for a section of an encounter note (`Target.section`), which holds mentions of several
+  labels, instead a planned term the text does not say (`mention_missing`).
+
+A note section is held to the same surface rules, with a lower word floor (a chief complaint is a phrase); a piece
+of a conversation (`Target.dialogue`) is judged by `alignment.encounter_gate.EncounterGate`.
 
 Among the candidates of one plan that pass, the best (or the `keep` best) are kept by `score`: planned term
 realised, margin of the planned label over the others, and novelty against what was accepted before.
@@ -37,8 +41,9 @@ from dualalign.trajectories.pack import ConditionPack
 REASONS = (
     "engine", "cut_off", "too_short", "too_long", "placeholder", "garbled", "list_or_heading", "file_or_address",
     "date_or_number", "task_talk", "refusal", "role_confusion", "phi", "wrong_voice", "prompt_echo",
-    "label_echo", "copy", "near_duplicate", "off_label",
+    "label_echo", "copy", "near_duplicate", "off_label", "mention_missing",
 )  # fmt: skip
+SECTION_MIN_WORDS = 2  # a note section's floor: "Memory loss." is a chief complaint
 
 PATTERNS: dict[str, re.Pattern] = {
     "placeholder": re.compile(r"\[[^\]]{0,40}\]|<[A-Za-z _/-]{1,30}>|\{\{|\bX{2,}\b|_{3,}"),
@@ -56,7 +61,7 @@ PATTERNS: dict[str, re.Pattern] = {
     "task_talk": re.compile(
         r"\bjson\b|\bthis (?:is a )?(?:response|reply|text|prompt|output)\b|\bhere (?:is|are) (?:the|a|your|some)\b|"
         r"\b(?:\d|one|two|three|four|five)(?: or (?:\d|two|three|four))? (?:more |short |other )?sentences?\b|"
-        r"\bsentence \d|"
+        r"\bsentence \d|\bparagraphs?\b|"
         r"\blanguage model\b|\bas an ai\b|\b(?:name|refer to|mention) (?:of )?the (?:illness|disease|condition)\b|"
         r"\bthe (?:note|task|instruction|format)s? (?:says?|asks?|requires?)\b|"
         r"\b(?:do not|don't) (?:say|name|mention)\b",
@@ -107,6 +112,8 @@ class Target:
     terms: tuple[str, ...] = ()  # the planned terms shown in the prompt (guided, semantic), else none
     patient_voice: bool = False
     prompt: str = ""  # what the model was told: a text that repeats a run of it echoes the prompt
+    section: str | None = None  # the encounter-note section the text is written for, if any
+    dialogue: bool = False  # a piece of a doctor-patient conversation
 
 
 def content_words(text: str) -> set[str]:
@@ -138,7 +145,7 @@ class QualityGate:
     def surface_reason(self, text: str, target: Target) -> str | None:
         """The first surface rule the text breaks, or None."""
         words = WORD.findall(text.lower())
-        if len(words) < self.cfg.min_words:
+        if len(words) < (SECTION_MIN_WORDS if target.section else self.cfg.min_words):
             return "too_short"
         if len(words) > self.cfg.max_words:
             return "too_long"
@@ -207,7 +214,9 @@ class QualityGate:
                 reason = "copy"
             if reason is None and novelty <= 1.0 - self.grounding.duplicate_threshold:
                 reason = "near_duplicate"
-            if reason is None and target.terms and margin < self.cfg.off_label_margin:
+            if reason is None and target.section and not all(term_in_text(t, text) for t in target.terms):
+                reason = "mention_missing"
+            if reason is None and target.terms and not target.section and margin < self.cfg.off_label_margin:
                 reason = "off_label"
             score = self.cfg.novelty_weight * novelty
             if target.terms:

@@ -39,6 +39,7 @@ class PlannedMention(BaseModel):
     label: str
     term: str
     domain: str | None = None
+    section: str | None = None  # the encounter-note section it goes to (granularity `encounters`)
 
 
 class Plan(BaseModel):
@@ -46,7 +47,8 @@ class Plan(BaseModel):
 
     id: str
     variant: str
-    kind: str  # "note" (a patient's note) or "labelset" (an item of a flat label set)
+    kind: str  # "note" (a patient's note), "labelset" (an item of a flat label set), or an encounter's "section"
+    # or "conversation" piece (granularity `encounters`, `alignment.encounters`)
     granularity: str
     patient_id: str | None = None
     note_id: str | None = None
@@ -60,6 +62,8 @@ class Plan(BaseModel):
     max_sentences: int | None = None  # a plain-text reply is cut after this many sentences before it is judged
     labels: list[str]  # the labels a reply may use (one: the plan fixes it; several: a JSON note labels them)
     sections: list[str] = []
+    section: str | None = None  # an encounter's section plan: the section it writes; a piece: the one it is from
+    piece: str | None = None  # a conversation piece: opening, finding, section or closing
     style: str = "clinician-voice"
     messages: list[Message]
     seed: int
@@ -107,6 +111,13 @@ def select_notes(notes: pd.DataFrame, per_patient: int | None) -> pd.DataFrame:
     return pd.concat(kept, ignore_index=True) if kept else notes.iloc[:0]
 
 
+def visit_date(note: dict, cfg: AlignmentConfig, seed: int) -> date:
+    """A note's visit date: its day relative to the patient's diagnosis, from a diagnosis date spread over a year
+    after `cfg.diagnosis_date`."""
+    anchor = cfg.diagnosis_date + timedelta(days=derived_seed(seed, note["patient_id"]) % 365)
+    return anchor + timedelta(days=int(note["visit_day"]))
+
+
 def build_note_plans(
     profiles: pd.DataFrame, notes: pd.DataFrame, pack: ConditionPack, cfg: AlignmentConfig, seed: int
 ) -> list[Plan]:
@@ -123,14 +134,13 @@ def build_note_plans(
         profile = by_patient.get(note["patient_id"])
         if profile is None:
             raise ConfigError(f"note {note['note_id']}: patient {note['patient_id']!r} is not in the cohort")
-        anchor = cfg.diagnosis_date + timedelta(days=derived_seed(seed, note["patient_id"]) % 365)
         shared = {
             "kind": "note",
             "granularity": cfg.granularity,
             "patient_id": note["patient_id"],
             "note_id": note["note_id"],
             "note_type": note["note_type"],
-            "visit_date": anchor + timedelta(days=int(note["visit_day"])),
+            "visit_date": visit_date(note, cfg, seed),
             "stage": note["stage"],
             "style": pack.style,
         }

@@ -9,6 +9,7 @@ from typing import ClassVar
 import pandas as pd
 
 from dualalign.alignment.config import AlignmentConfig
+from dualalign.alignment.encounters import build_section_plans
 from dualalign.alignment.plans import Plan, build_labelset_plans, build_note_plans
 from dualalign.alignment.prompts import BUILTIN as BUILTIN_TEMPLATES
 from dualalign.io import write_text
@@ -24,7 +25,8 @@ def template_files(cfg: AlignmentConfig) -> list[Path]:
     return sorted(BUILTIN_TEMPLATES.glob("*.j2")) + (sorted(Path(cfg.templates).glob("*.j2")) if cfg.templates else [])
 
 
-PLAN_SETTINGS = {"exclude": {"grounding", "gate", "retries", "chunk_size"}}  # how text is judged: the generation's
+# How text is judged and generated: the generation's and the encounters' stages', not the plans'.
+PLAN_SETTINGS = {"exclude": {"grounding", "gate", "retries", "chunk_size", "conversation"}}
 
 
 def write_plans(path: Path, plans: list[Plan]) -> None:
@@ -33,8 +35,9 @@ def write_plans(path: Path, plans: list[Plan]) -> None:
 
 @dataclass(kw_only=True)
 class PlansStage(Stage):
-    """Plans for every note in every configured variant. How text is judged and generated (the gate, grounding,
-    retries, chunks) is the generation stage's, so it is not in this stage's key."""
+    """Plans for every note in every configured variant (an encounter's: one per section of its note). How text is
+    judged and generated (the gate, grounding, retries, chunks) is the generation stage's, so it is not in this
+    stage's key."""
 
     name: ClassVar[str] = "plans"
     reads: ClassVar[tuple[str, ...]] = (COHORT, TRAJECTORIES)
@@ -48,8 +51,8 @@ class PlansStage(Stage):
     def execute(self) -> None:
         profiles = pd.read_parquet(self.run.file(COHORT))
         notes = read_trajectories(self.run.file(TRAJECTORIES))
-        write_plans(self.run.file(PLANS), build_note_plans(profiles, notes, load_pack(self.pack), self.alignment,
-                                                           self.seed))  # fmt: skip
+        build = build_section_plans if self.alignment.granularity == "encounters" else build_note_plans
+        write_plans(self.run.file(PLANS), build(profiles, notes, load_pack(self.pack), self.alignment, self.seed))
 
 
 @dataclass(kw_only=True)

@@ -44,7 +44,8 @@ def plan_request(plan: Plan, sampling: SamplingConfig, candidate: int = 0, attem
 def target_of(plan: Plan) -> Target:
     """What the gate holds a plan's text to: its label, the terms and prompt it was shown, its voice."""
     terms = tuple(m.term for m in plan.mentions) if plan.prompted else ()
-    return Target(plan.variant, plan.labels[0], terms, plan.style == "patient-voice", plan.prompt)
+    return Target(plan.variant, plan.labels[0], terms, plan.style == "patient-voice", plan.prompt, plan.section,
+                  plan.kind == "conversation")  # fmt: skip
 
 
 def complete_text(result: GenerationResult, max_sentences: int | None = None, start: str = "") -> str | None:

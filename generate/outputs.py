@@ -62,7 +62,7 @@ def sentence_rows(plan: Plan, record: GenerationRecord) -> list[dict]:
         return []
     if not plan.structured:
         texts = record.texts
-        replies = [{"text": text, "label": plan.labels[0], "section": None} for text in texts]
+        replies = [{"text": text, "label": plan.labels[0], "section": plan.section} for text in texts]
         planned = [(plan.labels[0], _realised_term(plan, text) if plan.prompted else None) for text in texts]
     else:
         replies = record.parsed["sentences"]

@@ -46,8 +46,9 @@ def generate_plans(
     cfg: AlignmentConfig,
     sampling: SamplingConfig,
     progress: bool = True,
+    name: str = GENERATIONS,
 ) -> GenerationSummary:
-    """Generate every plan not yet in `out_dir/generations.jsonl`; each record is appended as it is final.
+    """Generate every plan not yet in `out_dir/name` (`generations.jsonl`); each record is appended as it is final.
 
     Every request is sampled by `sampling`. Plans go out in chunks of `cfg.chunk_size` (more where the engine
     works on more requests at once), one engine call each (plus one per extra round of the gate).
@@ -56,7 +57,7 @@ def generate_plans(
     most the chunk in flight; started again, it skips the ids already written (and remembers their accepted texts,
     for the gate's novelty check), so every id ends up there exactly once.
     """
-    path = Path(out_dir) / GENERATIONS
+    path = Path(out_dir) / name
     repair_jsonl(path)
     written = read_generations(path)
     for row in written:

@@ -1,4 +1,5 @@
-"""The generation stage: plans in; generations, notes and sentences (graded against the pack) out."""
+"""The generation stage: plans in; generations, notes and sentences (graded against the pack) out. The encounters
+stage (granularity `encounters`): the accepted note sections in; conversations and encounter records out."""
 
 from __future__ import annotations
 
@@ -8,11 +9,22 @@ from pathlib import Path
 from typing import ClassVar
 
 from dualalign.alignment.config import AlignmentConfig
+from dualalign.alignment.stage import template_files
+from dualalign.generate.encounters import run_encounters_stage
 from dualalign.generate.engine import BaseEngineConfig, Engine
 from dualalign.generate.run import run_generation_stage
 from dualalign.generate.sampling import SamplingConfig
 from dualalign.io import content_hash, stable_hash
-from dualalign.runfolder import GENERATIONS, NOTES, PLANS, REJECTIONS, SENTENCES
+from dualalign.runfolder import (
+    CONVERSATION_PLANS,
+    CONVERSATIONS,
+    ENCOUNTERS,
+    GENERATIONS,
+    NOTES,
+    PLANS,
+    REJECTIONS,
+    SENTENCES,
+)  # fmt: skip
 from dualalign.stage import Stage, StageResult, keyed, unkeyed
 from dualalign.trajectories.pack import resolve_pack_path
 
@@ -53,3 +65,27 @@ class GenerationStage(Stage):
             self.engine, self.references(),
         )  # fmt: skip
         return StageResult(figures={"generation": figures}, manifest=manifest)
+
+
+@dataclass(kw_only=True)
+class EncountersStage(GenerationStage):
+    """Granularity `encounters`: each encounter's conversation, written from its accepted note sections (note to
+    dialogue) in pieces through the encounter gate, then one record per encounter and variant. Reads the section
+    plans and their generations; its key adds the conversation rules, the templates and the reference
+    conversations (`alignment.conversation.references`) to the generation's."""
+
+    name: ClassVar[str] = "encounters"
+    reads: ClassVar[tuple[str, ...]] = (PLANS, GENERATIONS)
+    writes: ClassVar[tuple[str, ...]] = (CONVERSATION_PLANS, CONVERSATIONS, ENCOUNTERS)
+    figures: ClassVar[tuple[str, ...]] = ("encounters",)
+    alignment: AlignmentConfig = keyed(include={"conversation", "gate", "grounding", "retries", "templates"})
+
+    def files(self) -> tuple[Path, ...]:
+        return (*super().files(), *self.alignment.conversation.references, *template_files(self.alignment))
+
+    def execute(self) -> StageResult:
+        figures, loaded = run_encounters_stage(
+            self.alignment, self.engine_config, self.sampling, self.pack, self.run, self.text_key(), self.seed,
+            self.progress, self.engine, self.references(),
+        )  # fmt: skip
+        return StageResult(figures={"encounters": figures}, manifest={"engine": loaded} if loaded else {})

@@ -17,7 +17,7 @@ from dualalign.eval.gold import read_labelled
 from dualalign.eval.release import ExportStage
 from dualalign.eval.stage import EvaluationStage
 from dualalign.generate.engine import Engine
-from dualalign.generate.stage import GenerationStage
+from dualalign.generate.stage import EncountersStage, GenerationStage
 from dualalign.io import stable_hash, write_text
 from dualalign.logs import log_to
 from dualalign.pipeline.runconfig import RunConfig, saved_config
@@ -29,7 +29,7 @@ from dualalign.trajectories.stage import TrajectoryStage
 log = logging.getLogger(__name__)
 CONSOLE = Console(stderr=True)
 
-STAGES = ("cohort", "trajectories", "plans", "generate", "evaluate", "export")
+STAGES = ("cohort", "trajectories", "plans", "generate", "encounters", "evaluate", "export")  # encounters: if planned
 
 
 def run_stages(stages: Sequence[Stage], wanted: Sequence[str], force: bool = False, progress: bool = True,
@@ -100,17 +100,20 @@ class Pipeline:
             write_text(self.run.file(CONFIG), yaml.safe_dump(saved_config(config), sort_keys=False))
 
     def stages(self) -> list[Stage]:
-        """The stages in order (names as in `STAGES`), each given its own config sections."""
+        """The stages in order (names as in `STAGES`; `encounters` where the granularity is), each given its own
+        config sections."""
         c, ev, pack = self.config, self.config.evaluation, self.config.trajectories.pack
         common = {"run": self.run, "seed": c.seed}
+        texts = {"alignment": c.alignment, "engine_config": c.engine, "sampling": c.sampling, "pack": pack,
+                 "engine": self.engine, "reference_files": (ev.gold,) if ev.gold else (),
+                 "references": self._gold_texts, "progress": self.progress}  # fmt: skip
+        encounters = [EncountersStage(**texts, **common)] if c.alignment.granularity == "encounters" else []
         return [
             CohortStage(cohort=c.cohort, **common),
             TrajectoryStage(trajectories=c.trajectories, **common),
             PlansStage(alignment=c.alignment, pack=pack, **common),
-            GenerationStage(alignment=c.alignment, engine_config=c.engine, sampling=c.sampling, pack=pack,
-                            engine=self.engine,
-                            reference_files=(ev.gold,) if ev.gold else (), references=self._gold_texts,
-                            progress=self.progress, **common),  # fmt: skip
+            GenerationStage(**texts, **common),
+            *encounters,
             EvaluationStage(evaluation=ev, privacy=c.privacy, pack=pack, **common),
             ExportStage(pack=pack, diagnosis_date=c.alignment.diagnosis_date, provenance=self.provenance(),
                         override=self.release_override, **common),  # fmt: skip

@@ -43,8 +43,8 @@ def load_config(path: str | Path) -> RunConfig:
 
 def saved_config(config: RunConfig) -> dict:
     """The config as a run folder keeps it: `out_dir` is the folder itself, and every input given by a relative path
-    (the cohort source, a pack file, a store, templates, gold) is made absolute, so the saved config runs the same
-    from any directory."""
+    (the cohort source, a pack file, a store, templates, gold, reference conversations) is made absolute, so the
+    saved config runs the same from any directory."""
     data = config.model_dump(mode="json")
     data["out_dir"] = "."
     inputs = {("cohort", "source"): config.cohort.source_path(), ("trajectories", "store"): config.trajectories.store,
@@ -54,4 +54,6 @@ def saved_config(config: RunConfig) -> dict:
     for (section, key), path in inputs.items():
         if path is not None:
             data[section][key] = str(Path(path).expanduser().resolve())
+    data["alignment"]["conversation"]["references"] = [
+        str(Path(p).expanduser().resolve()) for p in config.alignment.conversation.references]
     return data

@@ -38,6 +38,7 @@ def symptoms():
     ("This is a response from the text of the Neurology Clinic notes in the format of JSON.", "task_talk"),
     ("Here are the findings from the visit with the patient and her daughter today.", "task_talk"),
     ("5 more sentences, please. 12 Positations of memory loss in the patient.", "task_talk"),
+    ("Review of systems is 1st paragraph of the note for this patient.", "task_talk"),
     ("I'm sorry for the inconvenience, but I'm afraid I'm unable to provide that information.", "refusal"),
     ("My name is Emily and I have been forgetting appointments for months now.", "phi"),
     ("Mrs. Johnson has been forgetting her appointments for several months now.", "phi"),

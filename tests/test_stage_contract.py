@@ -25,7 +25,7 @@ def stages(tmp_path, **overrides) -> dict:
 def test_stages_in_order_declare_what_they_read_and_write(tmp_path):
     (tmp_path / "sentences.j2").write_text("{{ style }}")
     by_name = stages(tmp_path, alignment={"templates": str(tmp_path)})
-    assert tuple(by_name) == STAGES
+    assert tuple(by_name) == tuple(s for s in STAGES if s != "encounters")  # encounters: where planned
     pack = resolve_pack_path("alzheimers")
     assert pack in by_name["generate"].files() and pack in by_name["evaluate"].files()
     assert tmp_path / "sentences.j2" in by_name["plans"].files()
@@ -35,6 +35,19 @@ def test_stages_in_order_declare_what_they_read_and_write(tmp_path):
     for stage in by_name.values():  # every declared input is made by an earlier stage
         for name in stage.reads:
             assert STAGES.index(made[name]) < STAGES.index(stage.name), (stage.name, name)
+
+
+def test_encounters_run_their_own_stage_after_the_generation(tmp_path):
+    pairs = tmp_path / "pairs.csv"
+    pairs.write_text("dialogue,note\n[doctor] hi\n[patient] hello,NOTE\n")
+    by_name = stages(tmp_path, alignment={"granularity": "encounters", "conversation": {"references": [str(pairs)]}})
+    assert tuple(by_name) == STAGES
+    assert pairs in by_name["encounters"].files() and pairs not in by_name["generate"].files()
+    other = stages(tmp_path, alignment={"granularity": "encounters",
+                                        "conversation": {"references": [str(pairs)], "min_turns": 8}})
+    assert other["encounters"].key() != by_name["encounters"].key()
+    assert other["generate"].key() == by_name["generate"].key()  # the conversation rules judge pieces only
+    assert other["plans"].key() == by_name["plans"].key()
 
 
 def test_a_gate_rule_changes_the_generation_key_and_an_unrelated_section_does_not(tmp_path):

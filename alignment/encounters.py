@@ -1,0 +1,172 @@
+"""Encounter plans (granularity `encounters`): a visit's note written section by section, then the visit's
+doctor-patient conversation written from the accepted note (note to dialogue, MedSynth's order), piece by piece.
+
+Section plans (`build_section_plans`, the plans stage): one plain-text request per section of the pack's note
+(`pack.encounter.sections`) and variant, each with a begun reply in the clinician's voice. The planned mentions go to
+their sections (`alignment.sections.SectionRouter`); the profile's age, sex, comorbidities and medications go to their
+sections where the variant shows the profile; the stage and diagnosis open the assessment where it shows the trajectory.
+Unguided: the condition and the note type only. Only what is known at the visit is shown: its own stage and mentions,
+and the condition's name (in any variant) only from the diagnosis on (`visit_day` >= 0); before it, the assessment
+states the stage alone, without the diagnosis or its code.
+
+Conversation plans (`conversation_pieces`, after the note's sections are judged): short pieces that a small model can
+write, each a begun reply "Doctor:" cut at the next doctor's turn: an opening from the chief complaint (the doctor's
+greeting given, the patient's answer written); an exchange per planned finding from the section it was written in
+(variants shown the mentions), or one per middle section (the others); a closing from the assessment and plan. A piece
+whose section was rejected is not planned: `conversation_pieces` names it with the reason `source_section_rejected`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import pandas as pd
+
+from dualalign.alignment.config import AlignmentConfig
+from dualalign.alignment.context import profile_context
+from dualalign.alignment.plans import (
+    USES_PROFILE,
+    USES_TRAJECTORY,
+    Plan,
+    PlannedMention,
+    _conversation,
+    derived_seed,
+    finish,
+    select_notes,
+    visit_date,
+)
+from dualalign.alignment.prompts import and_join, render
+from dualalign.alignment.schema import NO_LABEL
+from dualalign.alignment.sections import CC, PLAN, SectionRouter
+from dualalign.errors import ConfigError
+from dualalign.trajectories.pack import ConditionPack
+
+SECTION_SENTENCES = {CC: 1, "HISTORY OF PRESENT ILLNESS": 4}  # a section's reply is cut after this many (else 3)
+CONVERSATION_STOP = ["\nDoctor:", "\n\n"]  # a piece is one doctor's turn and what answers it
+# The begun reply of a piece; the opening's greeting is given (the embedded model, left to open, wrote codes such as
+# "Doctor: 12324-P"), and the patient answers it from the chief complaint.
+PIECE_START, OPENING_START = "Doctor:", "Doctor: Hello, what brings you in today?\nPatient:"
+SOURCE_REJECTED = "source_section_rejected"
+
+
+def build_section_plans(profiles: pd.DataFrame, notes: pd.DataFrame, pack: ConditionPack, cfg: AlignmentConfig,
+                        seed: int) -> list[Plan]:  # fmt: skip
+    """A plan per section of every selected note, in each configured variant."""
+    if pack.kind != "staged":
+        raise ConfigError(f"pack {pack.name!r} is a flat label set: encounters need a staged pack")
+    router = SectionRouter(pack)
+    by_patient = {p["patient_id"]: p for p in profiles.to_dict("records")}
+    stage_names = {s.id: s.name for s in pack.stages}
+    note_names = {n.id: n.name.lower() for n in pack.note_types}
+    system = render("system.j2", cfg.templates, style=pack.style)
+    plans = []
+    for note in select_notes(notes, cfg.max_notes_per_patient).to_dict("records"):
+        profile = by_patient.get(note["patient_id"])
+        if profile is None:
+            raise ConfigError(f"note {note['note_id']}: patient {note['patient_id']!r} is not in the cohort")
+        diagnosed = int(note["visit_day"]) >= 0
+        mentions = [PlannedMention(**{**m, "section": router.mention(PlannedMention(**m))}) for m in note["mentions"]]
+        note_type = note_names.get(note["note_type"], note["note_type"])
+        for variant in cfg.variants:
+            shown = profile_context(profile, note["age_at_visit"]) if variant in USES_PROFILE else None
+            aligned = variant in USES_TRAJECTORY
+            facts = _profile_facts(shown, router) if shown else {}
+            assessment = None
+            if aligned:
+                assessment = router.diagnosis(note["stage"]) if diagnosed else stage_names[note["stage"]]
+            for section in router.sections:
+                routed = [m for m in mentions if m.section == section]
+                terms = [m.term for m in routed] if aligned else []
+                prompt = render("section.j2", cfg.templates, section=section, note_type=note_type,
+                                condition=pack.title if diagnosed else None, facts=facts.get(section, []),
+                                terms=terms)  # fmt: skip
+                start = render("section_start.j2", cfg.templates, section=section, term=terms[0] if terms else None,
+                               who=_who(shown), diagnosis=assessment if section == PLAN else None)
+                plans.append(finish({
+                    "variant": variant, "kind": "section", "granularity": "encounters",
+                    "patient_id": note["patient_id"], "note_id": note["note_id"], "note_type": note["note_type"],
+                    "visit_date": visit_date(note, cfg, seed), "stage": note["stage"], "profile": shown,
+                    "mentions": routed, "prompted": aligned, "n_sentences": max(1, len(routed)),
+                    "max_sentences": SECTION_SENTENCES.get(section, 3),
+                    "labels": list(dict.fromkeys(m.label for m in routed)) or [NO_LABEL],
+                    "sections": list(router.sections), "section": section, "style": pack.style,
+                    "messages": _conversation(system, prompt, start),
+                    "seed": derived_seed(seed, note["note_id"], section), "stop": ["\n"],
+                }))  # fmt: skip
+    return plans
+
+
+def _profile_facts(shown: dict, router: SectionRouter) -> dict[str, list[str]]:
+    """The profile's facts as short phrases, by the section each goes to."""
+    facts: dict[str, list[str]] = {}
+    if shown.get("risk_factors"):
+        facts.setdefault(router.fact("comorbidities"), []).append("history of " + and_join(shown["risk_factors"]))
+    if shown.get("medications"):
+        facts.setdefault(router.fact("medications"), []).append("takes " + and_join(shown["medications"]))
+    return facts
+
+
+def _who(shown: dict | None) -> str | None:
+    """"a 78-year-old woman", the start of the history where the variant shows the profile."""
+    if not shown:
+        return None
+    age = shown["age"]
+    article = "an" if str(age).startswith("8") or age in (11, 18) else "a"
+    return f"{article} {age}-year-old {shown.get('sex', 'patient')}"
+
+
+@dataclass(frozen=True)
+class Piece:
+    """One piece of an encounter's conversation: its plan, or why it was not planned (`skipped`)."""
+
+    name: str  # opening, finding, section or closing
+    section: str
+    term: str | None
+    plan: Plan | None = None
+    skipped: str | None = None
+
+
+def conversation_pieces(sections: Sequence[Plan], accepted: dict[str, str], pack: ConditionPack,
+                        cfg: AlignmentConfig, seed: int) -> list[Piece]:  # fmt: skip
+    """The pieces of one encounter's conversation, in order, from its section plans (one note, one variant) and
+    the accepted text of each section (`accepted`: section -> text; a rejected section is absent)."""
+    first, order = sections[0], [p.section for p in sections]
+    aligned = first.prompted
+    specs: list[tuple[str, str, PlannedMention | None]] = [("opening", order[0], None)]
+    if aligned:
+        specs += [("finding", p.section, m) for p in sections for m in p.mentions]
+    else:
+        specs += [("section", s, None) for s in order[1:-1]]
+    specs.append(("closing", order[-1], None))
+    system = render("system.j2", cfg.templates, style="conversation")
+    note_type = next((n.name.lower() for n in pack.note_types if n.id == first.note_type), first.note_type)
+    pieces = []
+    for i, (name, section, mention) in enumerate(specs):
+        term = mention.term if mention else None
+        if section not in accepted:
+            pieces.append(Piece(name, section, term, skipped=SOURCE_REJECTED))
+            continue
+        prompt = render("conversation.j2", cfg.templates, section=section, note_type=note_type,
+                        source=accepted[section], piece=name, term=term)  # fmt: skip
+        plan = finish({
+            "variant": first.variant, "kind": "conversation", "granularity": "encounters",
+            "patient_id": first.patient_id, "note_id": first.note_id, "note_type": first.note_type,
+            "visit_date": first.visit_date, "stage": first.stage, "profile": first.profile,
+            "mentions": [mention] if mention else [], "prompted": mention is not None, "n_sentences": 2,
+            "labels": [mention.label] if mention else [NO_LABEL], "section": section, "piece": name,
+            "style": "conversation",
+            "messages": _conversation(system, prompt, OPENING_START if name == "opening" else PIECE_START),
+            "seed": derived_seed(seed, first.note_id, "conversation", i), "stop": CONVERSATION_STOP,
+        })  # fmt: skip
+        pieces.append(Piece(name, section, term, plan=plan))
+    return pieces
+
+
+def encounters_of(plans: Sequence[Plan]) -> dict[tuple[str, str], list[Plan]]:
+    """Section plans grouped by encounter (note id, variant), in plan order."""
+    out: dict[tuple[str, str], list[Plan]] = {}
+    for plan in plans:
+        if plan.kind == "section":
+            out.setdefault((plan.note_id, plan.variant), []).append(plan)
+    return out
