@@ -23,7 +23,7 @@ from dualalign.alignment.phi import PhiDetector
 from dualalign.errors import DataError, DualAlignError
 from dualalign.eval.config import ReviewConfig
 from dualalign.io import append_jsonl, content_hash, read_jsonl, stable_hash, write_json
-from dualalign.runfolder import GENERATIONS, NOTES, PLANS, REVIEW, SENTENCES, RunFolder
+from dualalign.runfolder import COHORT, GENERATIONS, NOTES, PLANS, REVIEW, SENTENCES, RunFolder
 from dualalign.trajectories.pack import ConditionPack
 
 VERDICTS = ("plausible", "implausible", "unsafe")
@@ -65,7 +65,10 @@ def review_items(run: RunFolder, pack: ConditionPack, threshold: float) -> pd.Da
     items["text_hash"] = items["text"].map(text_hash)
     items["label_name"] = items["label"].map(lambda x: names.get(x, x))
     items["planned_label_name"] = items["planned_label"].map(lambda x: names.get(x, x))
-    items["profile"] = items["plan_id"].map(lambda p: plans[p].profile if p in plans else None)
+    shown = items["plan_id"].map(lambda p: plans[p].profile if p in plans else None)
+    cohort = _cohort_profiles(run)
+    items["profile_shown"] = shown.notna()
+    items["profile"] = [p if p is not None else cohort.get(pid) for p, pid in zip(shown, items["patient_id"])]
     items["note"] = items["plan_id"].map(
         lambda p: notes.at[p, "text"] if notes is not None and p in notes.index and notes.at[p, "n_sentences"] > 1
         else None)  # fmt: skip
@@ -74,6 +77,23 @@ def review_items(run: RunFolder, pack: ConditionPack, threshold: float) -> pd.Da
     items["threshold_distance"] = np.minimum((items["label_similarity"] - threshold).abs(),
                                              (items["similarity"] - threshold).abs()).round(4)  # fmt: skip
     return items.reset_index(drop=True)
+
+
+def _cohort_profiles(run: RunFolder) -> dict[str, dict[str, Any]]:
+    """Each patient's profile from the cohort, for items whose prompt showed none (the reviewer still reads the
+    text as about this patient): demographics and the risk factors the patient has."""
+    if not run.file(COHORT).is_file():
+        return {}
+    cohort = pd.read_parquet(run.file(COHORT))
+    flags = [c for c in cohort.columns if cohort[c].dtype == bool]
+    sex = {"F": "woman", "M": "man"}
+    return {
+        str(row["patient_id"]): {"age": row.get("age"), "sex": sex.get(row.get("sex"), row.get("sex")),
+                                 "race_ethnicity": row.get("race_ethnicity"),
+                                 "education_years": row.get("education_years"),
+                                 "risk_factors": [c.replace("_", " ") for c in flags if row[c]]}
+        for row in cohort.to_dict("records")
+    }  # fmt: skip
 
 
 def _candidates(record: Any) -> dict[str, Any] | None:
@@ -106,11 +126,11 @@ def review_sample(items: pd.DataFrame, cfg: ReviewConfig, seed: int) -> pd.DataF
     shuffled = items.iloc[rng.permutation(len(items))]  # ties in the rankings below are broken at random
     size = min(cfg.sample_size, len(items))
     rankings = [
-        [(i, f"PHI detector, under its limit: {shuffled.at[i, 'phi']}")
+        [(i, f"possible PHI under the detector's limit: {shuffled.at[i, 'phi']}")
          for i in shuffled.index[shuffled["phi"].notna()]],
-        [(i, f"label margin {shuffled.at[i, 'label_margin']:+.3f} (among the lowest)")
+        [(i, f"weakest match to its label (margin {shuffled.at[i, 'label_margin']:+.3f})")
          for i in shuffled.sort_values("label_margin", kind="stable").index],
-        [(i, f"{shuffled.at[i, 'threshold_distance']:.3f} from a grounding threshold")
+        [(i, f"close to a gate threshold ({shuffled.at[i, 'threshold_distance']:.3f} away)")
          for i in shuffled.sort_values("threshold_distance", kind="stable").index],
     ]  # fmt: skip
     why: dict[int, str] = {}
@@ -128,7 +148,7 @@ def review_sample(items: pd.DataFrame, cfg: ReviewConfig, seed: int) -> pd.DataF
     rng.shuffle(order)
     while len(why) < size:
         key = min((k for k in order if cells[k]), key=lambda k: taken[k])
-        why[cells[key].pop(0)] = "drawn at random for its " + ", ".join(cfg.strata)
+        why[cells[key].pop(0)] = "drawn at random (stratified by " + ", ".join(cfg.strata) + ")"
         taken[key] += 1
     sample = items.loc[list(why)].copy()
     sample["why"] = list(why.values())
@@ -159,8 +179,8 @@ def counted_verdicts(verdicts: list[dict[str, Any]], hashes: dict[str, str]) -> 
     valid = [v for v in verdicts if hashes.get(v.get("item")) == v.get("text_hash")]
     if not valid:
         return pd.DataFrame(columns=columns)
-    frame = pd.DataFrame(valid)
-    return frame.drop_duplicates(["reviewer", "item"], keep="last")[columns].reset_index(drop=True)
+    frame = pd.DataFrame(valid).reindex(columns=columns)
+    return frame.drop_duplicates(["reviewer", "item"], keep="last").reset_index(drop=True)
 
 
 def review_figures(verdicts: list[dict[str, Any]], items: pd.DataFrame) -> dict[str, Any]:

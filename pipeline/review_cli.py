@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import signal
 from pathlib import Path
 
 import typer
@@ -43,6 +44,11 @@ def review(
     host, bound = server.server_address[:2]
     console.print(f"review page of [bold]{run_dir}[/] ({len(sample)} items, {int(sample['risky'].sum())} risky) "
                   f"for {reviewer}: [link]http://{host}:{bound}/[/link]  (Ctrl-C stops)", highlight=False)
+    def stop(signum: int, frame: object) -> None:
+        raise KeyboardInterrupt
+
+    signal.signal(signal.SIGINT, stop)  # also where the shell started it in the background, ignoring Ctrl-C
+    signal.signal(signal.SIGTERM, stop)
     try:
         server.serve_forever()
     except KeyboardInterrupt:
