@@ -184,11 +184,14 @@ def counted_verdicts(verdicts: list[dict[str, Any]], hashes: dict[str, str]) -> 
 
 
 def review_figures(verdicts: list[dict[str, Any]], items: pd.DataFrame) -> dict[str, Any]:
-    """What the review shows: verdicts given and counted, items reviewed, implausible and unsafe (by any reviewer),
+    """What the review shows: verdicts given, counted and stale (on a text that has changed since, or is gone),
+    items reviewed, implausible and unsafe (by any reviewer),
     the verdicts per variant, and agreement (Cohen's kappa) of each pair of reviewers with items in common."""
     from sklearn.metrics import cohen_kappa_score
 
-    counted = counted_verdicts(verdicts, dict(zip(items["id"], items["text_hash"])))
+    hashes = dict(zip(items["id"], items["text_hash"]))
+    counted = counted_verdicts(verdicts, hashes)
+    stale = sum(hashes.get(v.get("item")) != v.get("text_hash") for v in verdicts)
     variant = dict(zip(items["id"], items["variant"]))
     by_item = counted.groupby("item")["verdict"].agg(set)
     reviewed = len(by_item)
@@ -206,7 +209,7 @@ def review_figures(verdicts: list[dict[str, Any]], items: pd.DataFrame) -> dict[
             agreement.append({"reviewers": [a, b], "items": len(both),
                               "kappa": None if np.isnan(kappa) else round(float(kappa), 4)})  # fmt: skip
     return {
-        "verdicts": len(verdicts), "counted": len(counted), "not_counted": len(verdicts) - len(counted),
+        "verdicts": len(verdicts), "counted": len(counted), "stale": stale,
         "reviewers": sorted(counted["reviewer"].unique().tolist()), "reviewed": reviewed,
         "implausible": implausible, "unsafe": int(sum("unsafe" in v for v in by_item)),
         "implausible_share": round(implausible / reviewed, 4) if reviewed else None,

@@ -286,11 +286,11 @@ def test_review_checks_block_the_release_until_reviewed_and_approve_signs_it_off
     table.loc[table["sentence_id"] == sentences["sentence_id"][0], "text"] = "A regenerated sentence about memory."
     table.to_parquet(copy / "sentences.parquet", index=False)
     figures = run_review_figures(run.run)
-    assert (figures["reviewed"], figures["not_counted"]) == (3, 1)
+    assert (figures["reviewed"], figures["stale"]) == (3, 1)
     run.run_all(("export",))  # 3 items still reviewed: it passes, but the sign-off was of the earlier texts
     card = DatasetCard.load(copy / "dataset" / "README.md")
     assert card.data.dualalign["approved_by"] is None and "Not signed off" in card.text
-    assert "1 earlier verdicts do not count" in card.text
+    assert "1 verdicts no longer count: their text has been regenerated since" in card.text
 
 
 CHROMIUM = "/usr/bin/chromium"  # Debian's chromium (`.ci/run` and `make setup` install it); no browser download

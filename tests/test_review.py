@@ -78,7 +78,7 @@ def test_a_verdict_on_a_text_that_changed_no_longer_counts(tmp_path):
     regenerated = pd.DataFrame({"id": ["s1", "s2"], "variant": ["guided", "guided"],
                                 "text_hash": [text_hash("a regenerated text"), text_hash("another text")]})
     figures = review_figures(read_jsonl(run.file(REVIEW)), regenerated)
-    assert (figures["verdicts"], figures["counted"], figures["not_counted"]) == (2, 1, 1)
+    assert (figures["verdicts"], figures["counted"], figures["stale"]) == (2, 1, 1)
     assert (figures["reviewed"], figures["unsafe"]) == (1, 1)
 
 
