@@ -335,6 +335,7 @@ def test_the_review_page_records_keyboard_verdicts_that_survive_a_reload_and_a_k
                 str(tmp_path / "profile"), executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS)
             page = browser.new_page()
             page.goto(url)
+            expect(page.locator("#position")).to_contain_text("Item 1 of ")
             total = page.locator("#position").inner_text().split(" of ")[1]
             expect(page.locator("#progress")).to_have_text(f"0 / {total} reviewed")
             first = page.locator("#text").inner_text()
