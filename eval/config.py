@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Literal
 
 from pydantic import Field
 
@@ -46,3 +47,25 @@ class PrivacyConfig(StrictModel):
     max_near_duplicate_share: float = Field(
         0.01, ge=0, le=1, description="texts whose embedding is within cosine 0.95 of a gold text or pack example"
     )
+
+
+class ReviewConfig(StrictModel):
+    """Clinician review (`dualalign review`, `dualalign approve`): which items a reviewer is shown, and the release
+    gate's review checks, off unless `required` (their source is the run's `review.jsonl`)."""
+
+    sample_size: int = Field(40, ge=1, description="items in the review sample (every item when the run has fewer)")
+    seed: int | None = Field(None, description="draws the sample (None: the run's seed)")
+    strata: list[Literal["variant", "label", "note_type", "stage"]] = Field(
+        default_factory=lambda: ["variant", "label"], min_length=1,
+        description="item columns whose every combination (cell) gets items before any cell gets a second",
+    )  # fmt: skip
+    risky_share: float = Field(
+        0.5, ge=0, le=1, description="share of the sample taken first from the risky items: lowest label margin, "
+        "nearest a gate threshold, a PHI detector hit under its limit",
+    )  # fmt: skip
+    required: bool = Field(False, description="the release gate holds the run to the review checks below")
+    min_reviewed: int = Field(20, ge=0, description="items with a verdict on their current text")
+    max_implausible_share: float = Field(
+        0.1, ge=0, le=1, description="share of reviewed items that some reviewer marked implausible"
+    )
+    max_unsafe: int = Field(0, ge=0, description="items that some reviewer marked unsafe")

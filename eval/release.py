@@ -5,7 +5,7 @@ every check passes, or under an override the user gives, which the manifest and 
 from __future__ import annotations
 
 import shutil
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date
 from pathlib import Path
 from typing import Any, ClassVar
@@ -14,10 +14,22 @@ import pandas as pd
 
 from dualalign.errors import DataError, DualAlignError
 from dualalign.eval.cards import dataset_card, write_model_cards
-from dualalign.eval.config import PrivacyConfig
+from dualalign.eval.config import PrivacyConfig, ReviewConfig
+from dualalign.eval.review import current_approval, with_review
 from dualalign.generate.export import export_dataset, fhir_bundles, write_fhir
 from dualalign.io import read_json
-from dualalign.runfolder import COHORT, COHORT_REPORT, DATASET, FHIR, MODEL_CARDS, NOTES, RELEASE, SENTENCES, RunFolder
+from dualalign.runfolder import (
+    COHORT,
+    COHORT_REPORT,
+    DATASET,
+    FHIR,
+    MODEL_CARDS,
+    NOTES,
+    RELEASE,
+    REVIEW,
+    SENTENCES,
+    RunFolder,
+)
 from dualalign.stage import Stage, StageResult
 from dualalign.trajectories.pack import load_pack, resolve_pack_path
 
@@ -109,22 +121,24 @@ def privacy_checks(sources: dict[str, Source], cfg: PrivacyConfig) -> dict[str, 
 def blocked_lines(checks: list[dict[str, Any]]) -> str:
     """One line per blocking check: a failed one with its figure and limit, a missing one with what is missing."""
     return "\n".join(
-        f"  {c['check']} ({c['of']}): {c['figure']:.4g}, needs {c['limit']} (privacy.{c['setting']})"
+        f"  {c['check']} ({c['of']}): {c['figure']:.4g}, needs {c['limit']} "
+        f"({c.get('section', 'privacy')}.{c['setting']})"
         if c["result"] == "fail" else f"  {c['check']} ({c['of']}): not measured: {c['why']}"
         for c in checks if c["result"] in BLOCKING
     )  # fmt: skip
 
 
 def release(run: RunFolder, provenance: dict[str, Any], pack_ref: str, diagnosis_date: date,
-            override: str | None) -> dict[str, Any]:  # fmt: skip
-    """Write the exports if the run's checks (`release.json`) pass or `override` gives a reason; else remove any
-    exports an earlier run left and raise `ReleaseBlocked` naming the failed checks. Returns the manifest entry."""
-    summary = read_json(run.file(RELEASE))
+            override: str | None, review: ReviewConfig | None = None) -> dict[str, Any]:  # fmt: skip
+    """Write the exports if the run's checks (`release.json`, and the review checks of `review`) pass or `override`
+    gives a reason; else remove any exports an earlier run left and raise `ReleaseBlocked` naming the failed checks.
+    The card shows the review figures and the sign-off of the current texts, if any. Returns the manifest entry."""
+    summary = with_review(read_json(run.file(RELEASE)), run, review or ReviewConfig())
     blocking = [c for c in summary["checks"] if c["result"] in BLOCKING]
     if blocking and not override:
         for name in (DATASET, FHIR, MODEL_CARDS):
             shutil.rmtree(run.file(name), ignore_errors=True)
-        raise ReleaseBlocked(f"privacy checks did not pass, nothing exported from {run.path}:\n"
+        raise ReleaseBlocked(f"release checks did not pass, nothing exported from {run.path}:\n"
                              f"{blocked_lines(summary['checks'])}\n"
                              "fix the run, or export anyway with --release-override REASON (recorded)")  # fmt: skip
     record = {"failed_checks": [c["check"] for c in blocking], "override": override if blocking else None}
@@ -133,7 +147,8 @@ def release(run: RunFolder, provenance: dict[str, Any], pack_ref: str, diagnosis
     cohort = profile_source(run)
     if isinstance(cohort, Missing):  # only under an override: the card cannot describe the cohort
         raise DataError(f"no dataset card: {cohort.why}")
-    card = dataset_card(summary, {**provenance, **record}, pack, read_json(run.file(COHORT_REPORT)),
+    signed = {**provenance, **record, "approval": current_approval(run)}
+    card = dataset_card(summary, signed, pack, read_json(run.file(COHORT_REPORT)),
                         {"sentences": len(sentences), "notes": len(notes)})  # fmt: skip
     export_dataset({"sentences": sentences, "notes": notes}, run.file(DATASET), card)
     write_fhir(fhir_bundles(notes, pd.read_parquet(run.file(COHORT)), diagnosis_date), run.file(FHIR))
@@ -148,14 +163,17 @@ class ExportStage(Stage):
 
     name: ClassVar[str] = "export"
     reads: ClassVar[tuple[str, ...]] = (RELEASE, NOTES, SENTENCES, COHORT, COHORT_REPORT)
+    reads_if_present: ClassVar[tuple[str, ...]] = (REVIEW,)
     writes: ClassVar[tuple[str, ...]] = (DATASET, FHIR)
     pack: str
     diagnosis_date: date
     provenance: dict[str, Any]
     override: str | None = None
+    review: ReviewConfig = field(default_factory=ReviewConfig)
 
     def files(self) -> tuple[Path, ...]:
         return (resolve_pack_path(self.pack),)
 
     def execute(self) -> StageResult:
-        return StageResult(manifest=release(self.run, self.provenance, self.pack, self.diagnosis_date, self.override))
+        return StageResult(manifest=release(self.run, self.provenance, self.pack, self.diagnosis_date, self.override,
+                                                self.review))

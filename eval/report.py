@@ -78,12 +78,14 @@ def _html_table(df: pd.DataFrame, digits: int = 3) -> str:
 
 
 def render_report(metrics: dict[str, Any], tables: dict[str, pd.DataFrame], examples: dict[str, dict[str, list[str]]],
-                  plots: dict[str, Any] | None, out_path: Path, rejected: dict[str, list[str]] | None = None) -> Path:
+                  plots: dict[str, Any] | None, out_path: Path, rejected: dict[str, list[str]] | None = None,
+                  review: dict[str, Any] | None = None) -> Path:
     """Write one self-contained HTML report to `out_path` (atomically) and return the path.
 
     `metrics`: the metrics.json content (schema above); `tables`: extra named tables (e.g. cohort fidelity);
     `examples`: label -> variant -> example sentences; `plots`: title -> matplotlib figure or PNG bytes
-    (cohort figures ...); `rejected`: gate reason -> examples of rejected texts.
+    (cohort figures ...); `rejected`: gate reason -> examples of rejected texts; `review`: the clinician review's
+    `figures` (`eval.review.review_figures`) and `approval` (the sign-off of the current texts), either None.
     """
     from jinja2 import Environment, FileSystemLoader, select_autoescape
     from markupsafe import Markup
@@ -104,6 +106,7 @@ def render_report(metrics: dict[str, Any], tables: dict[str, pd.DataFrame], exam
         "gate": Markup(_html_table(gate.rename_axis("reason"))) if gate is not None else None,
         "rejected": rejected or {},
         "privacy": metrics.get("privacy"),
+        "review": review or {},
         "run": metrics.get("run", {}),
         "classifier": classification.get("classifier"),
         "seeds": classification.get("seeds", []),

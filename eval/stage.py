@@ -15,6 +15,7 @@ from dualalign.eval.gold import read_labelled, stratified_split
 from dualalign.eval.intrinsic import intrinsic_measures
 from dualalign.eval.release import privacy_checks, profile_source, text_source, trajectory_source
 from dualalign.eval.report import render_report
+from dualalign.eval.review import current_approval, run_review_figures
 from dualalign.io import write_json
 from dualalign.runfolder import (
     COHORT,
@@ -104,8 +105,8 @@ def card_figures(metrics: dict) -> dict:
 
 
 def write_report(run: RunFolder, pack: ConditionPack, examples_per_cell: int = 3, metrics: dict | None = None) -> Path:
-    """Render `report.html` from the run's figures (`metrics`, else its metrics.json), tables, example sentences and
-    cohort plots."""
+    """Render `report.html` from the run's figures (`metrics`, else its metrics.json), tables, example sentences,
+    cohort plots and the clinician review (its verdicts and sign-off, if any)."""
     metrics = run.metrics() if metrics is None else metrics
     tables = {}
     if "generation" in metrics:
@@ -129,4 +130,5 @@ def write_report(run: RunFolder, pack: ConditionPack, examples_per_cell: int = 3
             drawn = rows.sample(min(max(examples_per_cell, 1), len(rows)), random_state=0)
             rejected[reason] = [f"{v}: {t}" for v, t in zip(drawn["variant"], drawn["text"])]
     plots = {p.stem.replace("_", " "): p.read_bytes() for p in sorted(run.file(COHORT_PLOTS).glob("*.png"))}
-    return render_report(metrics, tables, examples, plots, run.file(REPORT), rejected)
+    review = {"figures": run_review_figures(run), "approval": current_approval(run)}
+    return render_report(metrics, tables, examples, plots, run.file(REPORT), rejected, review)

@@ -12,6 +12,7 @@ from dualalign.errors import DualAlignError
 from dualalign.pipeline.cohort_cli import app as cohort_app
 from dualalign.pipeline.generate_cli import models_app
 from dualalign.pipeline.generate_cli import register as register_generate
+from dualalign.pipeline.review_cli import register as register_review
 from dualalign.pipeline.run_cli import register as register_run
 from dualalign.pipeline.trajectory_cli import packs_app, trajectories_app
 
@@ -30,6 +31,7 @@ app.add_typer(packs_app, name="packs")
 app.add_typer(trajectories_app, name="trajectories")
 register_generate(app)
 register_run(app)
+register_review(app)
 
 
 @app.callback()

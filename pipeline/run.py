@@ -116,7 +116,7 @@ class Pipeline:
             *encounters,
             EvaluationStage(evaluation=ev, privacy=c.privacy, pack=pack, **common),
             ExportStage(pack=pack, diagnosis_date=c.alignment.diagnosis_date, provenance=self.provenance(),
-                        override=self.release_override, **common),  # fmt: skip
+                        override=self.release_override, review=c.review, **common),  # fmt: skip
         ]
 
     def provenance(self) -> dict:

@@ -9,7 +9,7 @@ from pydantic import Field
 from dualalign.alignment.config import AlignmentConfig
 from dualalign.cohorts.config import CohortConfig
 from dualalign.config import StrictModel, load_model_yaml
-from dualalign.eval.config import EvaluationConfig, PrivacyConfig
+from dualalign.eval.config import EvaluationConfig, PrivacyConfig, ReviewConfig
 from dualalign.generate.registry import EngineConfig
 from dualalign.generate.sampling import SamplingConfig
 from dualalign.runfolder import MANIFEST
@@ -28,6 +28,7 @@ class RunConfig(StrictModel):
     sampling: SamplingConfig = Field(default_factory=SamplingConfig)
     evaluation: EvaluationConfig = Field(default_factory=EvaluationConfig)
     privacy: PrivacyConfig = Field(default_factory=PrivacyConfig)
+    review: ReviewConfig = Field(default_factory=ReviewConfig)
 
 
 def load_config(path: str | Path) -> RunConfig:

@@ -235,3 +235,140 @@ def test_killed_run_resumes_with_every_request_exactly_once(tmp_path):
     ids = [r["id"] for r in read_jsonl(generations)]
     assert len(ids) == len(set(ids)) == len(plans)
     assert set(ids) == {p.id for p in plans}
+
+
+def reviewable_copy(out, tmp_path, **review) -> tuple:
+    """A copy of the run whose config turns the review checks on with `review`; returns its folder and config."""
+    from dualalign.pipeline.runconfig import load_config
+
+    copy = tmp_path / "run"
+    shutil.copytree(out, copy)
+    data = yaml.safe_load((copy / "config.yaml").read_text())
+    data["review"] = {"required": True, **review}
+    (copy / "config.yaml").write_text(yaml.safe_dump(data))
+    return copy, load_config(copy / "config.yaml")
+
+
+def test_review_checks_block_the_release_until_reviewed_and_approve_signs_it_off(small_run, tmp_path):
+    from huggingface_hub import DatasetCard
+
+    from dualalign.eval.release import ReleaseBlocked
+    from dualalign.eval.review import record_verdict, run_review_figures
+
+    copy, config = reviewable_copy(small_run[1], tmp_path, min_reviewed=3, max_implausible_share=0.34)
+    run = Pipeline(config, progress=False, save_config=False)
+    with pytest.raises(ReleaseBlocked, match=r"items reviewed \(review\): 0, needs >= 3 \(review.min_reviewed\)"):
+        run.run_all(("export",))
+    assert not (copy / "dataset").exists()
+    sentences = pd.read_parquet(copy / "sentences.parquet").head(4)
+    for sid, text in zip(sentences["sentence_id"][:3], sentences["text"][:3]):
+        record_verdict(run.run, "Dr. Okafor", sid, text, "plausible")
+    run.run_all(("export",))  # review.jsonl is an input of the export: it runs again and passes
+    card = DatasetCard.load(copy / "dataset" / "README.md")
+    assert "3 sentences reviewed by Dr. Okafor" in card.text and "Not signed off" in card.text
+    record_verdict(run.run, "Dr. Lund", sentences["sentence_id"][3], sentences["text"][3], "unsafe", "other")
+    with pytest.raises(ReleaseBlocked, match=r"items marked unsafe \(review\): 1, needs <= 0"):
+        run.run_all(("export",))
+    approve = [*CLI, "approve", str(copy), "--by", "Dr. Okafor", "--note", "read 4 items"]
+    refused = subprocess.run(approve, capture_output=True, text=True, timeout=600)
+    assert refused.returncode == 2 and "items marked unsafe (review): 1, needs <= 0" in refused.stderr
+    assert "approvals" not in read_json(copy / "manifest.json")
+    record_verdict(run.run, "Dr. Lund", sentences["sentence_id"][3], sentences["text"][3], "plausible")
+    done = subprocess.run(approve, capture_output=True, text=True, timeout=600)
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert [a["by"] for a in read_json(copy / "manifest.json")["approvals"]] == ["Dr. Okafor"]
+    card = DatasetCard.load(copy / "dataset" / "README.md")
+    assert card.data.dualalign["approved_by"] == "Dr. Okafor"
+    assert 'Approved for release by Dr. Okafor' in card.text and "| items marked unsafe | review |" in card.text
+    assert "Approved for release by Dr. Okafor" in (copy / "report.html").read_text()
+    # the first reviewed sentence is generated again (its text changes): its verdict and the sign-off lapse
+    table = pd.read_parquet(copy / "sentences.parquet")
+    table.loc[table["sentence_id"] == sentences["sentence_id"][0], "text"] = "A regenerated sentence about memory."
+    table.to_parquet(copy / "sentences.parquet", index=False)
+    figures = run_review_figures(run.run)
+    assert (figures["reviewed"], figures["stale"]) == (3, 1)
+    run.run_all(("export",))  # 3 items still reviewed: it passes, but the sign-off was of the earlier texts
+    card = DatasetCard.load(copy / "dataset" / "README.md")
+    assert card.data.dualalign["approved_by"] is None and "Not signed off" in card.text
+    assert "1 verdicts no longer count: their text has been regenerated since" in card.text
+
+
+CHROMIUM = "/usr/bin/chromium"  # Debian's chromium (`.ci/run` and `make setup` install it); no browser download
+CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking",
+                 "--disable-component-update", "--disable-sync"]  # fmt: skip
+
+
+def review_server(run_dir, port: int) -> subprocess.Popen:
+    """`dualalign review` of `run_dir` on `port`, once it answers."""
+    import httpx
+
+    server = subprocess.Popen([*CLI, "review", str(run_dir), "--reviewer", "Dr. Okafor", "--port", str(port)],
+                              stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)  # fmt: skip
+    deadline = time.monotonic() + 300
+    while time.monotonic() < deadline and server.poll() is None:
+        try:
+            httpx.get(f"http://127.0.0.1:{port}/api/state", timeout=5)
+            return server
+        except httpx.HTTPError:
+            time.sleep(0.5)
+    server.kill()
+    pytest.fail(f"the review server did not start: {server.communicate()[1][-2000:]}")
+
+
+def test_the_review_page_records_keyboard_verdicts_that_survive_a_reload_and_a_killed_server(small_run, tmp_path):
+    if not os.path.exists(CHROMIUM):
+        if os.environ.get("CI"):
+            pytest.fail(f"no Chromium at {CHROMIUM} (apt-get install chromium)")
+        pytest.skip(f"no Chromium at {CHROMIUM} (apt-get install chromium)")
+    from playwright.sync_api import expect, sync_playwright
+
+    from dualalign.generate.server import free_port
+
+    copy = tmp_path / "run"
+    shutil.copytree(small_run[1], copy)
+    port = free_port()
+    url = f"http://127.0.0.1:{port}/"
+    server = review_server(copy, port)
+    try:
+        with sync_playwright() as p:
+            browser = p.chromium.launch_persistent_context(
+                str(tmp_path / "profile"), executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS)
+            page = browser.new_page()
+            page.goto(url)
+            expect(page.locator("#position")).to_contain_text("Item 1 of ")
+            total = page.locator("#position").inner_text().split(" of ")[1]
+            expect(page.locator("#progress")).to_have_text(f"0 / {total} reviewed")
+            first = page.locator("#text").inner_text()
+            page.keyboard.press("p")
+            page.keyboard.press("Enter")
+            expect(page.locator("#progress")).to_have_text(f"1 / {total} reviewed")
+            server.kill()  # between two verdicts, no goodbye: the first must be on disk
+            server.wait()
+            server = review_server(copy, port)
+            page.reload()
+            expect(page.locator("#progress")).to_have_text(f"1 / {total} reviewed")
+            expect(page.locator("#position")).to_have_text(f"Item 2 of {total}")  # resumes at the first unreviewed
+            second = page.locator("#text").inner_text()
+            page.keyboard.press("i")
+            page.keyboard.press("3")
+            page.keyboard.press("c")
+            page.keyboard.type("contradicts the stage")
+            page.keyboard.press("Escape")
+            page.keyboard.press("Enter")
+            expect(page.locator("#progress")).to_have_text(f"2 / {total} reviewed")
+            page.reload()
+            expect(page.locator("#progress")).to_have_text(f"2 / {total} reviewed")
+            expect(page.locator("#position")).to_have_text(f"Item 3 of {total}")
+            page.keyboard.press("ArrowLeft")  # back to the second: the page shows what was said
+            expect(page.locator("#status")).to_contain_text("You said: implausible (clinically absurd)")
+            browser.close()
+    finally:
+        server.send_signal(signal.SIGINT)  # Ctrl-C stops it cleanly
+        out, err = server.communicate(timeout=60)
+    assert server.returncode == 0, err[-2000:]
+    assert "stopped; 2 of" in out
+    lines = read_jsonl(copy / "review.jsonl")
+    texts = pd.read_parquet(copy / "sentences.parquet").set_index("sentence_id")["text"]
+    assert [(texts[x["item"]], x["verdict"], x["reason"], x["comment"]) for x in lines] == [
+        (first, "plausible", None, None), (second, "implausible", "clinically absurd", "contradicts the stage")]
+    assert {x["reviewer"] for x in lines} == {"Dr. Okafor"}
