@@ -18,6 +18,7 @@ def test_unset_settings_take_the_hardware_default():
         assert SamplingConfig().resolve(hardware) == default
         assert default.resolved
     assert DEFAULTS["gpu"].top_p == 0.95 and DEFAULTS["gpu"].min_p == 0.0  # unchanged until measured there
+    assert DEFAULTS["cpu"].top_p == 1.0 and DEFAULTS["cpu"].min_p > 0  # no vocabulary sort on the CPU
 
 
 def test_truncation_settings_are_a_group_and_temperature_stands_alone():
