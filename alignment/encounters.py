@@ -33,7 +33,7 @@ from dualalign.alignment.plans import (
     _conversation,
     derived_seed,
     finish,
-    select_notes,
+    notes_with_profiles,
     visit_date,
 )
 from dualalign.alignment.prompts import and_join, render
@@ -56,15 +56,11 @@ def build_section_plans(profiles: pd.DataFrame, notes: pd.DataFrame, pack: Condi
     if pack.kind != "staged":
         raise ConfigError(f"pack {pack.name!r} is a flat label set: encounters need a staged pack")
     router = SectionRouter(pack)
-    by_patient = {p["patient_id"]: p for p in profiles.to_dict("records")}
     stage_names = {s.id: s.name for s in pack.stages}
     note_names = {n.id: n.name.lower() for n in pack.note_types}
     system = render("system.j2", cfg.templates, style=pack.style)
     plans = []
-    for note in select_notes(notes, cfg.max_notes_per_patient).to_dict("records"):
-        profile = by_patient.get(note["patient_id"])
-        if profile is None:
-            raise ConfigError(f"note {note['note_id']}: patient {note['patient_id']!r} is not in the cohort")
+    for note, profile in notes_with_profiles(profiles, notes, cfg):
         diagnosed = int(note["visit_day"]) >= 0
         mentions = [PlannedMention(**{**m, "section": router.mention(PlannedMention(**m))}) for m in note["mentions"]]
         note_type = note_names.get(note["note_type"], note["note_type"])

@@ -13,7 +13,7 @@ every variant of an item, then the first planned term where the variant was show
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from datetime import date, timedelta
 from typing import Any
 
@@ -118,6 +118,18 @@ def visit_date(note: dict, cfg: AlignmentConfig, seed: int) -> date:
     return anchor + timedelta(days=int(note["visit_day"]))
 
 
+def notes_with_profiles(profiles: pd.DataFrame, notes: pd.DataFrame,
+                        cfg: AlignmentConfig) -> Iterator[tuple[dict, dict]]:  # fmt: skip
+    """Each selected note (`cfg.max_notes_per_patient`) with its patient's profile; a note whose patient is not in
+    the cohort is an error."""
+    by_patient = {p["patient_id"]: p for p in profiles.to_dict("records")}
+    for note in select_notes(notes, cfg.max_notes_per_patient).to_dict("records"):
+        profile = by_patient.get(note["patient_id"])
+        if profile is None:
+            raise ConfigError(f"note {note['note_id']}: patient {note['patient_id']!r} is not in the cohort")
+        yield note, profile
+
+
 def build_note_plans(
     profiles: pd.DataFrame, notes: pd.DataFrame, pack: ConditionPack, cfg: AlignmentConfig, seed: int
 ) -> list[Plan]:
@@ -125,15 +137,11 @@ def build_note_plans(
     (granularity `sentences`), or one per note (`notes`)."""
     if pack.kind != "staged":
         raise ConfigError(f"pack {pack.name!r} is a flat label set: patient notes need a staged pack")
-    by_patient = {p["patient_id"]: p for p in profiles.to_dict("records")}
     stage_names = {s.id: s.name.lower() for s in pack.stages}
     note_names = {n.id: n.name.lower() for n in pack.note_types}
     system = render("system.j2", cfg.templates, style=pack.style)
     plans = []
-    for note in select_notes(notes, cfg.max_notes_per_patient).to_dict("records"):
-        profile = by_patient.get(note["patient_id"])
-        if profile is None:
-            raise ConfigError(f"note {note['note_id']}: patient {note['patient_id']!r} is not in the cohort")
+    for note, profile in notes_with_profiles(profiles, notes, cfg):
         shared = {
             "kind": "note",
             "granularity": cfg.granularity,
