@@ -23,7 +23,7 @@ from dualalign.alignment.phi import PhiDetector
 from dualalign.errors import DataError, DualAlignError
 from dualalign.eval.config import ReviewConfig
 from dualalign.io import append_jsonl, content_hash, read_jsonl, stable_hash, write_json
-from dualalign.runfolder import COHORT, GENERATIONS, NOTES, PLANS, REVIEW, SENTENCES, RunFolder
+from dualalign.runfolder import COHORT, ENCOUNTERS, GENERATIONS, NOTES, PLANS, REVIEW, SENTENCES, RunFolder
 from dualalign.trajectories.pack import ConditionPack
 
 VERDICTS = ("plausible", "implausible", "unsafe")
@@ -48,7 +48,8 @@ def text_hash(text: str) -> str:
 
 def review_items(run: RunFolder, pack: ConditionPack, threshold: float) -> pd.DataFrame:
     """One row per accepted sentence: its text and hash, what it was planned from (profile, stage, planned label
-    and term, variant), its note when the note has other sentences, the gate's figures, and its distance to the
+    and term, variant), its note when the note has other sentences (an encounter's section: the encounter's note
+    and its conversation), the gate's figures, and its distance to the
     grounding `threshold` (`label_margin`: label similarity less the threshold; `threshold_distance`: the nearest
     of label and term similarity to it)."""
     from dualalign.alignment.plans import read_plans
@@ -72,6 +73,13 @@ def review_items(run: RunFolder, pack: ConditionPack, threshold: float) -> pd.Da
     items["note"] = items["plan_id"].map(
         lambda p: notes.at[p, "text"] if notes is not None and p in notes.index and notes.at[p, "n_sentences"] > 1
         else None)  # fmt: skip
+    items["conversation"] = None
+    if run.file(ENCOUNTERS).is_file():  # an encounter's section: its whole note, and the conversation written from it
+        encounters = pd.read_parquet(run.file(ENCOUNTERS), columns=["note_id", "variant", "note", "conversation"])
+        pairs = {(e.note_id, e.variant): e for e in encounters.itertuples()}
+        found = [pairs.get(key) for key in zip(items["note_id"], items["variant"])]
+        items["note"] = [e.note if e is not None and e.note else n for e, n in zip(found, items["note"])]
+        items["conversation"] = [e.conversation if e is not None and e.conversation else None for e in found]
     items["candidates"] = items["plan_id"].map(lambda p: _candidates(records.get(p)))
     items["label_margin"] = (items["label_similarity"] - threshold).round(4)
     items["threshold_distance"] = np.minimum((items["label_similarity"] - threshold).abs(),

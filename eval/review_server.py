@@ -26,7 +26,8 @@ from dualalign.runfolder import REVIEW, RunFolder
 PAGE = "review.html.j2"
 ITEM_FIELDS = ("id", "text", "variant", "kind", "patient_id", "note_type", "visit_date", "stage", "section",
                "label", "label_name", "planned_label", "planned_label_name", "planned_term", "profile", "profile_shown",
-               "note", "candidates", "label_margin", "threshold_distance", "phi", "why", "risky")  # fmt: skip
+               "note", "conversation", "candidates", "label_margin", "threshold_distance", "phi", "why",
+               "risky")  # fmt: skip
 
 
 def _plain(value: Any) -> Any:
