@@ -124,6 +124,15 @@ def encounter_pairs(encounters: pd.DataFrame, per_variant: int, seed: int = 0) -
     return pairs
 
 
+def encounter_tables(figures: dict[str, dict[str, Any]]) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """From the `encounters` figures: variants x records and parts accepted; rejection reasons x variant, for the
+    parts (note sections and conversation pieces) and for whole conversations."""
+    by_reason = {"part": "part_rejections_by_reason", "conversation": "conversation_rejections_by_reason"}
+    counts = pd.DataFrame(figures).T.drop(columns=list(by_reason.values()), errors="ignore").rename_axis("variant")
+    reasons = {f"{v} ({what})": f.get(key) for v, f in figures.items() for what, key in by_reason.items()}
+    return counts, pd.DataFrame({k: r for k, r in reasons.items() if r}).fillna(0).astype(int)
+
+
 def render_report(metrics: dict[str, Any], tables: dict[str, pd.DataFrame], examples: dict[str, dict[str, list[str]]],
                   plots: dict[str, Any] | None, out_path: Path, rejected: dict[str, list[str]] | None = None,
                   pairs: dict[str, list[dict[str, Any]]] | None = None) -> Path:  # fmt: skip
@@ -149,17 +158,11 @@ def render_report(metrics: dict[str, Any], tables: dict[str, pd.DataFrame], exam
     reasons = {v: g.get("rejections_by_reason", {}) for v, g in metrics.get("generation", {}).items()}
     gate = pd.DataFrame(reasons).fillna(0).astype(int) if any(reasons.values()) else None
     encounters = metrics.get("encounters") or {}
-    by_reason = ("part_rejections_by_reason", "conversation_rejections_by_reason")
-    counts = pd.DataFrame(encounters).T.drop(columns=list(by_reason), errors="ignore")
-    encounter_reasons = {
-        f"{v} ({what})": f.get(f"{what}_rejections_by_reason", {})
-        for v, f in encounters.items() for what in ("part", "conversation")
-    }  # fmt: skip
-    encounter_reasons = pd.DataFrame({k: r for k, r in encounter_reasons.items() if r}).fillna(0).astype(int)
+    counts, encounter_reasons = encounter_tables(encounters)
     context = {
         "gate": Markup(_html_table(gate.rename_axis("reason"))) if gate is not None else None,
         "rejected": rejected or {},
-        "encounters": Markup(_html_table(counts.rename_axis("variant"))) if encounters else None,
+        "encounters": Markup(_html_table(counts)) if encounters else None,
         "encounter_reasons": Markup(_html_table(encounter_reasons.rename_axis("reason")))
         if not encounter_reasons.empty else None,
         "pairs": pairs or {},
