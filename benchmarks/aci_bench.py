@@ -57,7 +57,7 @@ def complaints(row: pd.Series) -> list[Finding]:
 
 
 def run_pairs(folder: Path) -> dict[str, tuple[pd.DataFrame, list[list[Finding]]]]:
-    """`<run> <variant>` -> the run's accepted encounter pairs of that variant (dialogue, note) and their planned
+    """`<run folder> <variant>` -> the run's accepted encounter pairs of that variant (dialogue, note) and their planned
     findings."""
     path = folder / ENCOUNTERS
     if not path.is_file():
@@ -67,7 +67,7 @@ def run_pairs(folder: Path) -> dict[str, tuple[pd.DataFrame, list[list[Finding]]
     for variant, rows in table.groupby("variant", sort=False):
         accepted = rows[rows["status"] == "ok"]
         pairs = accepted.rename(columns={"conversation": "dialogue"})[["dialogue", "note"]].reset_index(drop=True)
-        out[f"{folder.name} {variant}"] = (pairs, [[Finding(m["term"]) for m in p] for p in accepted["planned"]])
+        out[f"{folder} {variant}"] = (pairs, [[Finding(m["term"]) for m in p] for p in accepted["planned"]])
     return out
 
 
