@@ -115,7 +115,8 @@ def encounter_pairs(encounters: pd.DataFrame, per_variant: int, seed: int = 0) -
             pairs.setdefault(str(variant), []).append({
                 "patient_id": row["patient_id"], "note_id": row["note_id"], "visit_date": str(row["visit_date"]),
                 "stage": row["stage"], "note_type": row["note_type"], "status": row["status"],
-                "reasons": list(row["gate_reasons"]), "note": marked(row["note"], terms),
+                "reasons": list(row["gate_reasons"]),
+                "note": Markup(re.sub(r"(?m)^([A-Z][A-Z &/]+)$", r"<b>\1</b>", str(marked(row["note"], terms)))),
                 "conversation": Markup(conversation),
                 "findings": [{"term": m["term"], "section": m["section"],
                               "in_note": term_in_text(m["term"], row["note"]),
@@ -125,10 +126,11 @@ def encounter_pairs(encounters: pd.DataFrame, per_variant: int, seed: int = 0) -
 
 
 def encounter_tables(figures: dict[str, dict[str, Any]]) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """From the `encounters` figures: variants x records and parts accepted; rejection reasons x variant, for the
+    """From the `encounters` figures: records and parts accepted x variant; rejection reasons x variant, for the
     parts (note sections and conversation pieces) and for whole conversations."""
     by_reason = {"part": "part_rejections_by_reason", "conversation": "conversation_rejections_by_reason"}
-    counts = pd.DataFrame(figures).T.drop(columns=list(by_reason.values()), errors="ignore").rename_axis("variant")
+    counts = pd.DataFrame(figures).drop(index=list(by_reason.values()), errors="ignore")
+    counts.index = counts.index.str.replace("_", " ")
     reasons = {f"{v} ({what})": f.get(key) for v, f in figures.items() for what, key in by_reason.items()}
     return counts, pd.DataFrame({k: r for k, r in reasons.items() if r}).fillna(0).astype(int)
 
