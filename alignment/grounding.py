@@ -41,6 +41,15 @@ def term_in_text(term: str, text: str) -> bool:
     return bool(wanted) and wanted <= _stems(text)
 
 
+def term_spans(term: str, text: str) -> list[tuple[int, int]]:
+    """Where the text realises the term (`term_in_text`): the spans of its words that share a stem with the term's
+    content words; none when the text does not realise it."""
+    if not term_in_text(term, text):
+        return []
+    wanted = _stems(term)
+    return [m.span() for m in re.finditer(r"[A-Za-z]+", text) if m.group().lower()[:5] in wanted]
+
+
 class Grounder:
     """Scores sentences against their plans; load once, score many tables."""
 

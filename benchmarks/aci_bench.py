@@ -1,13 +1,16 @@
-"""Real conversation-note pairs measured the way synthetic encounters will be: ACI-Bench's train and valid sets
-against each of its three test sets.
+"""Real conversation-note pairs measured the way synthetic encounters are: ACI-Bench's train and valid sets against
+each of its three test sets, and the accepted synthetic pairs of encounters runs beside them.
 
-    python benchmarks/aci_bench.py [--data ../shared/data/aci_bench] [--snippets OUT.csv]
+    python benchmarks/aci_bench.py [--data ../shared/data/aci_bench] [--snippets OUT.csv] [--run RUN_DIR ...]
 
 Per set: note sections (present, all of them, in order), lengths (median words of notes and conversations, turns,
 words per turn), distinct-2 and self-BLEU of notes and conversations, the conversation gate rules passed (without
 the PHI rule), grounding across the pair (the encounter's complaints from the metadata as its findings), copying
 from the train and valid sets (test sets only); then the labelled snippet set (conversation chunks labelled by
 the note section that reports them) per label and set. `--snippets` writes the train+valid snippets (text,label).
+`--run` (repeatable) adds a column per variant of a run folder's `encounters.parquet`: its accepted records (note
+and conversation both accepted), their planned findings as the findings, measured by the same functions, copying
+against ACI-Bench's train and valid sets.
 """
 
 from __future__ import annotations
@@ -21,6 +24,7 @@ import pandas as pd
 
 from dualalign.alignment.config import ConversationGateConfig
 from dualalign.alignment.dialogue import Finding, conversation_reasons, parse_dialogue
+from dualalign.errors import DataError
 from dualalign.eval.encounters import (
     copying_measures,
     diversity_measures,
@@ -31,6 +35,7 @@ from dualalign.eval.encounters import (
 )
 from dualalign.eval.snippets import label_snippets
 from dualalign.hardware import machine_header
+from dualalign.runfolder import ENCOUNTERS
 
 DATA = Path(os.environ.get("DUALALIGN_SHARED_DATA", Path(__file__).resolve().parents[2] / "shared" / "data"))
 SETS = {"train+valid": ("train", "valid"), "test1": ("clinicalnlp_taskB_test1",),
@@ -51,7 +56,26 @@ def complaints(row: pd.Series) -> list[Finding]:
     return [Finding(c.strip()) for c in items if c.strip() and c.strip().lower() not in ("none", "nan")]
 
 
-def measures(pairs: pd.DataFrame, references: pd.DataFrame | None) -> dict[str, float]:
+def run_pairs(folder: Path) -> dict[str, tuple[pd.DataFrame, list[list[Finding]]]]:
+    """`<run folder> <variant>` -> the run's accepted encounter pairs of that variant (dialogue, note) and their planned
+    findings."""
+    path = folder / ENCOUNTERS
+    if not path.is_file():
+        raise DataError(f"{folder}: no {ENCOUNTERS} (run it with alignment.granularity: encounters)")
+    table = pd.read_parquet(path)
+    out = {}
+    for variant, rows in table.groupby("variant", sort=False):
+        accepted = rows[rows["status"] == "ok"]
+        pairs = accepted.rename(columns={"conversation": "dialogue"})[["dialogue", "note"]].reset_index(drop=True)
+        out[f"{folder} {variant}"] = (pairs, [[Finding(m["term"]) for m in p] for p in accepted["planned"]])
+    return out
+
+
+def measures(pairs: pd.DataFrame, references: pd.DataFrame | None,
+             findings: list[list[Finding]] | None = None) -> dict[str, float]:  # fmt: skip
+    """The figures of one set of pairs; `findings` per pair (default: the ACI-Bench metadata's complaints)."""
+    if pairs.empty:
+        return {"encounters": 0}
     notes, convs = pairs["note"].tolist(), pairs["dialogue"].tolist()
     row = {"encounters": len(pairs), **section_measures(notes)}
     for what, stats in length_measures(convs, notes).items():
@@ -63,7 +87,9 @@ def measures(pairs: pd.DataFrame, references: pd.DataFrame | None) -> dict[str, 
     row["conversations passing the gate rules"] = sum(not r for r in reasons) / len(reasons)
     for rule in ("narrator_line", "third_speaker", "not_alternating", "turn_too_long"):
         row[f"  failing {rule}"] = sum(rule in r for r in reasons) / len(reasons)
-    row |= pair_grounding(convs, notes, [complaints(r) for _, r in pairs.iterrows()])
+    if findings is None:
+        findings = [complaints(r) for _, r in pairs.iterrows()]
+    row |= pair_grounding(convs, notes, findings)
     if references is not None:
         for name, column in (("notes", "note"), ("conversations", "dialogue")):
             copying = copying_measures(pairs[column].tolist(), references[column].tolist(), cfg.copy_ngram)
@@ -83,18 +109,23 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--data", type=Path, default=DATA / "aci_bench")
     parser.add_argument("--snippets", type=Path, help="write the train+valid snippet set here (text,label CSV)")
+    parser.add_argument("--run", type=Path, action="append", default=[],
+                        help="an encounters run folder whose accepted pairs join the table (repeatable)")
     args = parser.parse_args()
     start = time.perf_counter()
     sets = {name: load(args.data, files) for name, files in SETS.items()}
+    synthetic = {name: pairs for folder in args.run for name, pairs in run_pairs(folder).items()}
     dev = sets["train+valid"]
-    table = pd.DataFrame({name: measures(pairs, None if name == "train+valid" else dev)
-                          for name, pairs in sets.items()})
+    columns = {name: measures(pairs, None if name == "train+valid" else dev) for name, pairs in sets.items()}
+    columns |= {name: measures(pairs, dev, findings) for name, (pairs, findings) in synthetic.items()}
+    table = pd.DataFrame(columns)
     snippets = {name: label_snippets(pairs) for name, pairs in sets.items()}
     counts = pd.DataFrame({name: s["label"].value_counts() for name, s in snippets.items()}).fillna(0).astype(int)
     counts = counts.sort_values("train+valid", ascending=False)
     counts.loc["total"] = counts.sum()
     print(machine_header())
-    print(f"ACI-Bench pairs from {args.data}\n")
+    print(f"ACI-Bench pairs from {args.data}" + "".join(f"; accepted synthetic pairs of {r}" for r in args.run)
+          + "\n")
     print(markdown(table))
     print("\nLabelled snippets (chunks of 4 turns, labelled by the note section with the highest ROUGE-1)\n")
     print(markdown(counts))

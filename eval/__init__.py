@@ -6,7 +6,8 @@ Entry points (imported lazily, so `dualalign --help` stays fast):
   and privacy.py (shared n-grams, nearest-neighbour similarity, PHI scan)
 - encounters.py: measures of conversation-note pairs (sections, lengths, diversity, grounding across the pair,
   copying) and `read_pairs`; snippets.py: a labelled set of conversation chunks from such pairs
-- `render_report(metrics, tables, examples, plots, out_path)`, `comparison_table` (report.py; metrics.json schema)
+- `render_report(metrics, tables, examples, plots, out_path)`, `comparison_table`, `encounter_pairs` (random
+  encounter pairs with their planned findings marked) (report.py; metrics.json schema)
 """
 
 from dualalign.lazy import lazy_exports
@@ -24,6 +25,7 @@ _EXPORTS = {
     "total_variation": "faithfulness",
     "render_report": "report",
     "comparison_table": "report",
+    "encounter_pairs": "report",
 }
 __all__ = list(_EXPORTS)
 

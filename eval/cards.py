@@ -28,10 +28,11 @@ def _card(front: dict[str, Any], body: str) -> str:
 
 
 def dataset_card(summary: dict[str, Any], provenance: dict[str, Any], pack: ConditionPack,
-                 cohort: dict[str, Any], rows: dict[str, int]) -> str:  # fmt: skip
+                 cohort: dict[str, Any], rows: dict[str, int],
+                 encounters: dict[str, dict[str, int]] | None = None) -> str:  # fmt: skip
     """The dataset card of a run's `dataset/`: its configs (one per table), provenance, every privacy check with
-    its figure, the figures of the text, the clinician review and its sign-off (`provenance["approval"]`), intended
-    use and limitations."""
+    its figure, the figures of the text (`encounters`: an encounters run's records accepted per variant), the
+    clinician review and its sign-off (`provenance["approval"]`), intended use and limitations."""
     size = next((name for limit, name in SIZE_CATEGORIES if rows["sentences"] < limit), "n>1M")
     front = {
         "pretty_name": f"dualalign synthetic {pack.title} text",
@@ -50,7 +51,8 @@ def dataset_card(summary: dict[str, Any], provenance: dict[str, Any], pack: Cond
                       "privacy_checks_passed": summary["passed"], "release_override": provenance.get("override"),
                       "approved_by": (provenance.get("approval") or {}).get("by")},
     }  # fmt: skip
-    body = _render("dataset_card.md.j2", summary=summary, provenance=provenance, pack=pack, cohort=cohort, rows=rows)
+    body = _render("dataset_card.md.j2", summary=summary, provenance=provenance, pack=pack, cohort=cohort, rows=rows,
+                   encounters=encounters)  # fmt: skip
     return _card(front, body)
 
 

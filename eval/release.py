@@ -22,6 +22,7 @@ from dualalign.runfolder import (
     COHORT,
     COHORT_REPORT,
     DATASET,
+    ENCOUNTERS,
     FHIR,
     MODEL_CARDS,
     NOTES,
@@ -142,24 +143,40 @@ def release(run: RunFolder, provenance: dict[str, Any], pack_ref: str, diagnosis
                              f"{blocked_lines(summary['checks'])}\n"
                              "fix the run, or export anyway with --release-override REASON (recorded)")  # fmt: skip
     record = {"failed_checks": [c["check"] for c in blocking], "override": override if blocking else None}
-    notes, sentences = pd.read_parquet(run.file(NOTES)), pd.read_parquet(run.file(SENTENCES))
+    tables = {"sentences": pd.read_parquet(run.file(SENTENCES)), "notes": pd.read_parquet(run.file(NOTES))}
+    encounters = pd.read_parquet(run.file(ENCOUNTERS)) if run.file(ENCOUNTERS).exists() else None
+    if encounters is not None:
+        tables["encounters"] = encounters
     pack = load_pack(pack_ref)
     cohort = profile_source(run)
     if isinstance(cohort, Missing):  # only under an override: the card cannot describe the cohort
         raise DataError(f"no dataset card: {cohort.why}")
     signed = {**provenance, **record, "approval": current_approval(run)}
     card = dataset_card(summary, signed, pack, read_json(run.file(COHORT_REPORT)),
-                        {"sentences": len(sentences), "notes": len(notes)})  # fmt: skip
-    export_dataset({"sentences": sentences, "notes": notes}, run.file(DATASET), card)
-    write_fhir(fhir_bundles(notes, pd.read_parquet(run.file(COHORT)), diagnosis_date), run.file(FHIR))
+                        {name: len(table) for name, table in tables.items()},
+                        None if encounters is None else encounter_counts(encounters))  # fmt: skip
+    export_dataset(tables, run.file(DATASET), card)
+    write_fhir(fhir_bundles(tables["notes"], pd.read_parquet(run.file(COHORT)), diagnosis_date, encounters),
+               run.file(FHIR))  # fmt: skip
     write_model_cards(run.file(MODEL_CARDS), summary, provenance, pack)
     return {"release": record}
 
 
+def encounter_counts(encounters: pd.DataFrame) -> dict[str, dict[str, int]]:
+    """Per variant: encounter records, and those whose note, conversation, or both were accepted."""
+    return {
+        str(variant): {"records": len(rows), "accepted": int((rows["status"] == "ok").sum()),
+                       "notes": int((rows["note_status"] == "ok").sum()),
+                       "conversations": int((rows["conversation_status"] == "ok").sum())}
+        for variant, rows in encounters.groupby("variant", sort=False)
+    }  # fmt: skip
+
+
 @dataclass(kw_only=True)
 class ExportStage(Stage):
-    """Reads the checks and figures the evaluation wrote (`release.json`), the outputs it exports, the cohort report
-    and the pack (for the cards); `provenance` (the config's hash, the engine, the seed) goes on the cards."""
+    """Reads the checks and figures the evaluation wrote (`release.json`), the outputs it exports (with the encounter
+    records of an encounters run), the cohort report and the pack (for the cards); `provenance` (the config's hash,
+    the engine, the seed) goes on the cards."""
 
     name: ClassVar[str] = "export"
     reads: ClassVar[tuple[str, ...]] = (RELEASE, NOTES, SENTENCES, COHORT, COHORT_REPORT)

@@ -24,6 +24,11 @@ metrics.json schema (what `render_report` reads; every section is optional):
         "sentences", "grounding_rate", "label_expression_rate", "term_match_rate", "copies_example",
         "near_duplicates"
       }},
+      "encounters": {variant: {                 # generate.encounters.encounter_figures() (granularity encounters)
+        "encounters", "accepted", "notes_accepted", "conversations_accepted", "sections_accepted", "sections",
+        "pieces_accepted", "pieces_skipped", "pieces", "mean_turns",
+        "part_rejections_by_reason": {reason: int}, "conversation_rejections_by_reason": {reason: int}
+      }},
       "intrinsic": {variant: {                  # intrinsic_measures(); null where not measurable
         "sentences", "patients",
         "label_tvd", "label_agreement", "term_tvd", "term_realisation", "grounding_rate",
@@ -40,11 +45,16 @@ from __future__ import annotations
 
 import base64
 import io
+import re
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
 import pandas as pd
+from markupsafe import Markup, escape
 
+from dualalign.alignment.dialogue import parse_dialogue, spoken_text
+from dualalign.alignment.grounding import term_in_text, term_spans
 from dualalign.io import write_text
 
 TEMPLATE = "report.html.j2"
@@ -77,18 +87,67 @@ def _html_table(df: pd.DataFrame, digits: int = 3) -> str:
                       else f"{v:.{digits}f}", na_rep="n/a", escape=True, border=0)  # fmt: skip
 
 
+def marked(text: str, terms: Sequence[str]) -> Markup:
+    """The text, HTML-escaped, with the words that realise each planned term (`term_spans`) in `<mark>`."""
+    spans: dict[tuple[int, int], list[str]] = {}
+    for term in terms:
+        for span in term_spans(term, text):
+            spans.setdefault(span, []).append(term)
+    out, last = [], 0
+    for (start, end), named in sorted(spans.items()):
+        out += [escape(text[last:start]), Markup('<mark title="{}">{}</mark>').format("; ".join(named),
+                                                                                     text[start:end])]  # fmt: skip
+        last = end
+    return Markup("").join([*out, escape(text[last:])])
+
+
+def encounter_pairs(encounters: pd.DataFrame, per_variant: int, seed: int = 0) -> dict[str, list[dict[str, Any]]]:
+    """Variant -> up to `per_variant` encounter records drawn at random (seeded, not chosen) among those with a note
+    and a conversation, each with its texts marked where they realise a planned finding, and per finding whether
+    the note and the conversation (its spoken turns) raise it."""
+    written = encounters[(encounters["note"] != "") & (encounters["conversation"] != "")]
+    pairs: dict[str, list[dict[str, Any]]] = {}
+    for variant, rows in written.groupby("variant", sort=False):
+        for row in rows.sample(min(per_variant, len(rows)), random_state=seed).to_dict("records"):
+            terms = [m["term"] for m in row["planned"]]
+            spoken = spoken_text(parse_dialogue(row["conversation"]))
+            conversation = re.sub(r"(?m)^([A-Z][a-z]+):", r"<b>\1:</b>", str(marked(row["conversation"], terms)))
+            pairs.setdefault(str(variant), []).append({
+                "patient_id": row["patient_id"], "note_id": row["note_id"], "visit_date": str(row["visit_date"]),
+                "stage": row["stage"], "note_type": row["note_type"], "status": row["status"],
+                "reasons": list(row["gate_reasons"]),
+                "note": Markup(re.sub(r"(?m)^([A-Z][A-Z &/]+)$", r"<b>\1</b>", str(marked(row["note"], terms)))),
+                "conversation": Markup(conversation),
+                "findings": [{"term": m["term"], "section": m["section"],
+                              "in_note": term_in_text(m["term"], row["note"]),
+                              "in_conversation": term_in_text(m["term"], spoken)} for m in row["planned"]],
+            })  # fmt: skip
+    return pairs
+
+
+def encounter_tables(figures: dict[str, dict[str, Any]]) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """From the `encounters` figures: records and parts accepted x variant; rejection reasons x variant, for the
+    parts (note sections and conversation pieces) and for whole conversations."""
+    by_reason = {"part": "part_rejections_by_reason", "conversation": "conversation_rejections_by_reason"}
+    counts = pd.DataFrame(figures).drop(index=list(by_reason.values()), errors="ignore")
+    counts.index = counts.index.str.replace("_", " ")
+    reasons = {f"{v} ({what})": f.get(key) for v, f in figures.items() for what, key in by_reason.items()}
+    return counts, pd.DataFrame({k: r for k, r in reasons.items() if r}).fillna(0).astype(int)
+
+
 def render_report(metrics: dict[str, Any], tables: dict[str, pd.DataFrame], examples: dict[str, dict[str, list[str]]],
                   plots: dict[str, Any] | None, out_path: Path, rejected: dict[str, list[str]] | None = None,
-                  review: dict[str, Any] | None = None) -> Path:
+                  pairs: dict[str, list[dict[str, Any]]] | None = None,
+                  review: dict[str, Any] | None = None) -> Path:  # fmt: skip
     """Write one self-contained HTML report to `out_path` (atomically) and return the path.
 
     `metrics`: the metrics.json content (schema above); `tables`: extra named tables (e.g. cohort fidelity);
     `examples`: label -> variant -> example sentences; `plots`: title -> matplotlib figure or PNG bytes
-    (cohort figures ...); `rejected`: gate reason -> examples of rejected texts; `review`: the clinician review's
-    `figures` (`eval.review.review_figures`) and `approval` (the sign-off of the current texts), either None.
+    (cohort figures ...); `rejected`: gate reason -> examples of rejected texts; `pairs`: variant -> encounter
+    pairs (`encounter_pairs`); `review`: the clinician review's `figures` (`eval.review.review_figures`) and
+    `approval` (the sign-off of the current texts), either None.
     """
     from jinja2 import Environment, FileSystemLoader, select_autoescape
-    from markupsafe import Markup
 
     from dualalign.eval.intrinsic import intrinsic_table
 
@@ -102,9 +161,15 @@ def render_report(metrics: dict[str, Any], tables: dict[str, pd.DataFrame], exam
     }
     reasons = {v: g.get("rejections_by_reason", {}) for v, g in metrics.get("generation", {}).items()}
     gate = pd.DataFrame(reasons).fillna(0).astype(int) if any(reasons.values()) else None
+    encounters = metrics.get("encounters") or {}
+    counts, encounter_reasons = encounter_tables(encounters)
     context = {
         "gate": Markup(_html_table(gate.rename_axis("reason"))) if gate is not None else None,
         "rejected": rejected or {},
+        "encounters": Markup(_html_table(counts)) if encounters else None,
+        "encounter_reasons": Markup(_html_table(encounter_reasons.rename_axis("reason")))
+        if not encounter_reasons.empty else None,
+        "pairs": pairs or {},
         "privacy": metrics.get("privacy"),
         "review": review or {},
         "run": metrics.get("run", {}),

@@ -14,13 +14,14 @@ from dualalign.eval.config import EvaluationConfig, PrivacyConfig
 from dualalign.eval.gold import read_labelled, stratified_split
 from dualalign.eval.intrinsic import intrinsic_measures
 from dualalign.eval.release import privacy_checks, profile_source, text_source, trajectory_source
-from dualalign.eval.report import render_report
+from dualalign.eval.report import encounter_pairs, render_report
 from dualalign.eval.review import current_approval, run_review_figures
 from dualalign.io import write_json
 from dualalign.runfolder import (
     COHORT,
     COHORT_PLOTS,
     COHORT_REPORT,
+    ENCOUNTERS,
     REJECTIONS,
     RELEASE,
     REPORT,
@@ -36,12 +37,13 @@ from dualalign.trajectories.pack import ConditionPack, load_pack, resolve_pack_p
 class EvaluationStage(Stage):
     """Reads the sentences and the cohort (the intrinsic measures), the pack (its examples are references for the
     privacy figures), gold, and for the release gate's checks the cohort report and the trajectories' figures; a
-    check whose input is missing or unreadable fails closed. Writes the report and `release.json`."""
+    check whose input is missing or unreadable fails closed; for the report, the encounter records and figures of an
+    encounters run. Writes the report and `release.json`."""
 
     name: ClassVar[str] = "evaluate"
     reads: ClassVar[tuple[str, ...]] = (SENTENCES, COHORT)
-    reads_if_present: ClassVar[tuple[str, ...]] = (COHORT_REPORT, REJECTIONS, COHORT_PLOTS)
-    reads_figures: ClassVar[tuple[str, ...]] = ("cohort", "trajectories", "generation")
+    reads_if_present: ClassVar[tuple[str, ...]] = (COHORT_REPORT, REJECTIONS, COHORT_PLOTS, ENCOUNTERS)
+    reads_figures: ClassVar[tuple[str, ...]] = ("cohort", "trajectories", "generation", "encounters")
     writes: ClassVar[tuple[str, ...]] = (REPORT, RELEASE)
     figures: ClassVar[tuple[str, ...]] = ("intrinsic", "classification", "privacy")
     evaluation: EvaluationConfig
@@ -106,7 +108,8 @@ def card_figures(metrics: dict) -> dict:
 
 def write_report(run: RunFolder, pack: ConditionPack, examples_per_cell: int = 3, metrics: dict | None = None) -> Path:
     """Render `report.html` from the run's figures (`metrics`, else its metrics.json), tables, example sentences,
-    cohort plots and the clinician review (its verdicts and sign-off, if any)."""
+    random encounter pairs (an encounters run), cohort plots and the clinician review (its verdicts and sign-off,
+    if any)."""
     metrics = run.metrics() if metrics is None else metrics
     tables = {}
     if "generation" in metrics:
@@ -129,6 +132,9 @@ def write_report(run: RunFolder, pack: ConditionPack, examples_per_cell: int = 3
         for reason, rows in rejections.groupby("reason", sort=True):
             drawn = rows.sample(min(max(examples_per_cell, 1), len(rows)), random_state=0)
             rejected[reason] = [f"{v}: {t}" for v, t in zip(drawn["variant"], drawn["text"])]
+    pairs = None
+    if examples_per_cell and run.file(ENCOUNTERS).exists():
+        pairs = encounter_pairs(pd.read_parquet(run.file(ENCOUNTERS)), examples_per_cell)
     plots = {p.stem.replace("_", " "): p.read_bytes() for p in sorted(run.file(COHORT_PLOTS).glob("*.png"))}
     review = {"figures": run_review_figures(run), "approval": current_approval(run)}
-    return render_report(metrics, tables, examples, plots, run.file(REPORT), rejected, review)
+    return render_report(metrics, tables, examples, plots, run.file(REPORT), rejected, pairs, review)

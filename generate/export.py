@@ -1,5 +1,6 @@
 """Exports of a run's outputs: a Hugging Face dataset folder (Parquet and a card) and FHIR R4 bundles, one per
-patient."""
+patient: its Patient and its notes as DocumentReferences, or for an encounters run an Encounter per visit record with
+its note and its conversation's transcript as DocumentReferences in the Encounter's context."""
 
 from __future__ import annotations
 
@@ -16,6 +17,12 @@ from dualalign.io import write_json
 
 SEX_TO_GENDER = {"F": "female", "M": "male"}
 FHIR_NAMESPACE = uuid.UUID("0f5a3d3c-5d2e-4c1c-9b7e-6a1f0e2d4c3b")  # fixed: the same run gives the same ids
+LOINC = "http://loinc.org"
+NOTE_CODE = {"system": LOINC, "code": "11506-3", "display": "Progress note"}
+# LOINC's document ontology has no kind for the transcript of a visit's conversation: its generic "Note", named in
+# the type's text
+TRANSCRIPT_CODE = {"system": LOINC, "code": "34109-9", "display": "Note"}
+AMBULATORY = {"system": "http://terminology.hl7.org/CodeSystem/v3-ActCode", "code": "AMB", "display": "ambulatory"}
 
 
 def export_dataset(tables: dict[str, pd.DataFrame], out_dir: Path, card: str) -> Path:
@@ -53,6 +60,11 @@ def patient_resource(profile: dict, as_of: date) -> dict:
     return resource
 
 
+def _attachment(text: str, title: str) -> dict:
+    return {"contentType": "text/plain; charset=utf-8", "data": base64.b64encode(text.encode()).decode(),
+            "title": title}  # fmt: skip
+
+
 def document_reference(note: dict, patient_urn: str) -> dict:
     """A FHIR DocumentReference carrying a note's text as a base64 text/plain attachment."""
     return {
@@ -64,37 +76,79 @@ def document_reference(note: dict, patient_urn: str) -> dict:
         "subject": {"reference": patient_urn},
         "date": f"{note['visit_date']}T00:00:00Z",
         "description": f"synthetic {note['variant']} note {note['note_id']} (dualalign)",
-        "content": [
-            {
-                "attachment": {
-                    "contentType": "text/plain; charset=utf-8",
-                    "data": base64.b64encode(note["text"].encode()).decode(),
-                    "title": str(note["note_id"]),
-                }
-            }
-        ],
+        "content": [{"attachment": _attachment(note["text"], str(note["note_id"]))}],
     }
 
 
-def fhir_bundles(notes: pd.DataFrame, profiles: pd.DataFrame, diagnosis_date: date) -> dict[str, dict]:
-    """One `collection` Bundle per patient: its Patient and a DocumentReference for each successful note."""
-    ok = notes[(notes["status"] == "ok") & notes["patient_id"].notna()]
+def encounter_resource(record: dict, patient_urn: str) -> dict:
+    """A FHIR Encounter for an encounter record: a finished ambulatory visit on its visit date."""
+    day = str(record["visit_date"])
+    return {
+        "resourceType": "Encounter",
+        "id": str(record["encounter_id"]),
+        "status": "finished",
+        "class": AMBULATORY,
+        "type": [{"text": str(record["note_type"])}],
+        "subject": {"reference": patient_urn},
+        "period": {"start": day, "end": day},
+    }
+
+
+def encounter_documents(record: dict, patient_urn: str, encounter_urn: str) -> list[dict]:
+    """The accepted texts of an encounter record as DocumentReferences in the Encounter's context: its note (LOINC
+    progress note) if the note was accepted, its conversation's transcript if the conversation was."""
+    texts = [("note", record["note"], NOTE_CODE, str(record["note_type"]), record["note_status"]),
+             ("transcript", record["conversation"], TRANSCRIPT_CODE, "doctor-patient conversation transcript",
+              record["conversation_status"])]  # fmt: skip
+    return [
+        {
+            "resourceType": "DocumentReference",
+            "id": f"{record['encounter_id']}-{kind}",
+            "status": "current",
+            "docStatus": "final",
+            "type": {"coding": [code], "text": name},
+            "subject": {"reference": patient_urn},
+            "date": f"{record['visit_date']}T00:00:00Z",
+            "description": f"synthetic {record['variant']} {kind} of encounter {record['note_id']} (dualalign)",
+            "content": [{"attachment": _attachment(text, f"{record['note_id']} {kind}")}],
+            "context": {"encounter": [{"reference": encounter_urn}]},
+        }
+        for kind, text, code, name, status in texts if status == "ok"
+    ]  # fmt: skip
+
+
+def fhir_bundles(notes: pd.DataFrame, profiles: pd.DataFrame, diagnosis_date: date,
+                 encounters: pd.DataFrame | None = None) -> dict[str, dict]:  # fmt: skip
+    """One `collection` Bundle per patient: its Patient and a DocumentReference for each successful note. With an
+    encounters run's records (`encounters`), each record whose note or conversation was accepted is instead an
+    Encounter with those texts as DocumentReferences (`notes` holds the same notes' sections: not exported twice)."""
     by_patient = {p["patient_id"]: p for p in profiles.to_dict("records")}
-    bundles = {}
-    for patient_id, group in ok.groupby("patient_id", sort=True):
-        patient_urn = _urn("Patient", patient_id)
-        entries = [{"fullUrl": patient_urn, "resource": patient_resource(by_patient[patient_id], diagnosis_date)}]
-        entries += [
-            {"fullUrl": _urn("DocumentReference", note["plan_id"]), "resource": document_reference(note, patient_urn)}
-            for note in group.to_dict("records")
-        ]
-        bundles[patient_id] = {
+    documents: dict[str, list[dict]] = {}
+    if encounters is None:
+        ok = notes[(notes["status"] == "ok") & notes["patient_id"].notna()]
+        for note in ok.sort_values("patient_id", kind="stable").to_dict("records"):
+            documents.setdefault(note["patient_id"], []).append(
+                {"fullUrl": _urn("DocumentReference", note["plan_id"]),
+                 "resource": document_reference(note, _urn("Patient", note["patient_id"]))})  # fmt: skip
+    else:
+        done = encounters[(encounters["note_status"] == "ok") | (encounters["conversation_status"] == "ok")]
+        for record in done.sort_values("patient_id", kind="stable").to_dict("records"):
+            patient_urn = _urn("Patient", record["patient_id"])
+            encounter_urn = _urn("Encounter", record["encounter_id"])
+            entries = [{"fullUrl": encounter_urn, "resource": encounter_resource(record, patient_urn)}]
+            entries += [{"fullUrl": _urn("DocumentReference", doc["id"]), "resource": doc}
+                        for doc in encounter_documents(record, patient_urn, encounter_urn)]  # fmt: skip
+            documents.setdefault(record["patient_id"], []).extend(entries)
+    return {
+        patient_id: {
             "resourceType": "Bundle",
             "id": str(uuid.uuid5(FHIR_NAMESPACE, f"Bundle/{patient_id}")),
             "type": "collection",
-            "entry": entries,
-        }
-    return bundles
+            "entry": [{"fullUrl": _urn("Patient", patient_id),
+                       "resource": patient_resource(by_patient[patient_id], diagnosis_date)}, *entries],
+        }  # fmt: skip
+        for patient_id, entries in sorted(documents.items())
+    }
 
 
 def write_fhir(bundles: dict[str, dict], out_dir: Path) -> Path:
