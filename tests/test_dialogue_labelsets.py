@@ -14,7 +14,7 @@ from dualalign.alignment.dialogue import REASONS as DIALOGUE_REASONS
 from dualalign.alignment.dialogue import conversation_reasons, parse_dialogue
 from dualalign.alignment.encounter_gate import SPEECH_PATTERNS, EncounterGate
 from dualalign.alignment.plans import build_labelset_plans
-from dualalign.errors import ConfigError
+from dualalign.errors import ConfigError, DataError
 from dualalign.generate.candidates import complete_text, target_of
 from dualalign.generate.records import GenerationResult
 from dualalign.trajectories import load_pack, sample_label_mentions
@@ -176,3 +176,20 @@ def test_tstr_scores_dialogue_exchanges_on_real_conversation_snippets(shared_dat
     assert set(rejections["reason"]) <= allowed  # never a sentence-voice rule (wrong_voice, label_echo, too_long)
     for name in ("guided", "unguided"):
         assert metrics["tstr"][name]["n_train"]["mean"] == metrics["generation"]["0"][name]["sentences"]
+
+
+def test_tstr_gold_is_a_share_of_the_real_file_or_a_file_of_its_own(tmp_path):
+    from pydantic import ValidationError
+
+    from dualalign.pipeline.tstr import TstrConfig, real_texts
+
+    real, gold = tmp_path / "test.csv", tmp_path / "dev.csv"
+    pd.DataFrame({"text": ["Doctor: Any fever?\nPatient: No."], "label": ["review of systems"]}).to_csv(real)
+    pd.DataFrame({"text": ["Doctor: Do you smoke?\nPatient: No."], "label": ["social history"]}).to_csv(gold)
+    cfg = TstrConfig(real=real, gold=gold, pack=PACK)
+    assert real_texts(cfg) == ["Doctor: Any fever?\nPatient: No.", "Doctor: Do you smoke?\nPatient: No."]
+    with pytest.raises(ValidationError, match="gold or gold_fraction, not both"):
+        TstrConfig(real=real, gold=gold, gold_fraction=0.2, pack=PACK)
+    pd.DataFrame({"text": ["x"], "label": ["vitals"]}).to_csv(gold)
+    with pytest.raises(DataError, match="labels not in pack 'aci_sections': \\['vitals'\\]"):
+        real_texts(cfg)
