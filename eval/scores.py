@@ -53,7 +53,7 @@ class ScoreStage(Stage):
             test, gold = stratified_split(real, self.gold_fraction, self.seed)
         else:
             test, gold = real, real[:0]
-        labels = sorted(real["label"].unique())
+        labels = sorted(set(real["label"]) | set(pack.label_ids))  # the floor may name a label the test set lacks
         floor = LabelPrototypes(pack, self.encoder).predict(test["text"].tolist())
         rows = [table_row(FLOOR, self.seed, 0, classification_metrics(test["label"].tolist(), floor, labels))]
         sentences = pd.read_parquet(self.run.file(SENTENCES))

@@ -106,7 +106,7 @@ def test_an_exchange_is_cut_after_its_turns_and_a_cut_off_turn_at_its_last_sente
 
 
 # --- the gate, with the real MiniLM encoder and PHI detector -------------------------------------------------------
-GOOD = ("Doctor: Does anyone in your family have heart problems or diabetes?\n"
+GOOD = ("Doctor: Has anyone in your family had heart trouble or diabetes?\n"
         "Patient: My mother has diabetes, and my older brother had a stroke last winter.")  # fmt: skip
 
 
@@ -154,13 +154,13 @@ def test_tstr_scores_dialogue_exchanges_on_real_conversation_snippets(shared_dat
     aci = shared_data / "aci_bench"
     names = {label.name for label in pack.labels.values()}
 
-    def snippets(file: str, rows: int, path):
-        table = label_snippets(read_pairs(aci / file).head(rows))
+    def snippets(files: list[str], path):
+        table = label_snippets(pd.concat([read_pairs(aci / f) for f in files], ignore_index=True))
         table[table["label"].isin(names)][["text", "label"]].to_csv(path, index=False)
         return path
 
-    real, gold = snippets("clinicalnlp_taskB_test1.csv", 8, tmp_path / "test.csv"), snippets("train.csv", 12,
-                                                                                                tmp_path / "dev.csv")
+    real = snippets(["clinicalnlp_taskB_test1.csv"], tmp_path / "test.csv")  # one test set: every label, 156 rows
+    gold = snippets(["train.csv", "valid.csv"], tmp_path / "dev.csv")
     cfg = TstrConfig(real=real, gold=gold, pack=PACK, out=tmp_path / "out", per_label=1, seeds=[0])
     metrics = run_tstr(cfg, engine=vllm_engine, progress=False)
     assert list(metrics["tstr"]) == ["pack-prototype", "gold", "gold+guided", "gold+unguided", "guided", "unguided"]
