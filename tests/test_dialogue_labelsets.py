@@ -159,7 +159,7 @@ def test_tstr_scores_dialogue_exchanges_on_real_conversation_snippets(shared_dat
         table[table["label"].isin(names)][["text", "label"]].to_csv(path, index=False)
         return path
 
-    real = snippets(["clinicalnlp_taskB_test1.csv"], tmp_path / "test.csv")  # one test set: every label, 156 rows
+    real = snippets(["clinicalnlp_taskB_test1.csv"], tmp_path / "test.csv")  # one test set: every label, 159 rows
     gold = snippets(["train.csv", "valid.csv"], tmp_path / "dev.csv")
     cfg = TstrConfig(real=real, gold=gold, pack=PACK, out=tmp_path / "out", per_label=1, seeds=[0])
     metrics = run_tstr(cfg, engine=vllm_engine, progress=False)
