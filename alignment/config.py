@@ -85,6 +85,10 @@ class AlignmentConfig(StrictModel):
         3, ge=1, description="a label-set item's reply is cut after this many sentences before it is judged (the "
         "built-in prompt asks for 2 or 3)",
     )  # fmt: skip
+    item_turns: int = Field(
+        6, ge=2, description="a dialogue-style label-set item's reply is cut after this many turns before it is judged "
+        "(the built-in prompt asks for 2 to 6 lines)",
+    )  # fmt: skip
     shots: int = Field(1, ge=0, description="example exchanges from the pack's examples of other labels")
     retries: int = Field(2, ge=0, description="retries of an invalid reply, each with a new seed")
     chunk_size: int = Field(64, ge=1, description="plans per engine call; a killed run redoes at most one chunk")

@@ -9,11 +9,18 @@ finding_not_raised (the planned term, where the piece was shown one), copy (of a
 `gate.copy_ngram` words of a pack example or gold text), phi; then prompt_echo (a run of the prompt's words outside the
 planned term: the note section read out). A whole conversation, its pieces joined, is checked again by the dialogue
 rules with the configured bounds (`alignment.conversation`), every planned finding it was shown counted.
+
+A dialogue-style label-set item's exchange (`Target.exchange`) is judged like a piece, except that its planned terms
+need not all be raised (they count in its score, as for a label-set sentence); then, as a label-set sentence is: a
+near-copy of a reference by meaning (`copy`), a near-duplicate of an exchange accepted before (`near_duplicate`), and,
+where it was shown its terms, a meaning nearer another label than its own (`off_label`).
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
+
+import numpy as np
 
 from dualalign.alignment.config import ConversationGateConfig, GateConfig, GroundingConfig
 from dualalign.alignment.dialogue import REASONS, Finding, conversation_reasons, parse_dialogue, spoken_text
@@ -25,8 +32,8 @@ SPEECH_PATTERNS = ("placeholder", "garbled", "file_or_address", "date_or_number"
 
 
 class EncounterGate(QualityGate):
-    """`QualityGate` that also judges conversation pieces. `conversations`: reference conversations (such as
-    ACI-Bench's) that no generated one may copy."""
+    """`QualityGate` that also judges conversation pieces and label-set exchanges. `conversations`: reference
+    conversations (such as ACI-Bench's) that no generated one may copy."""
 
     def __init__(self, pack: ConditionPack, grounding: GroundingConfig, cfg: GateConfig,
                  conversation: ConversationGateConfig, references: Sequence[str] = (),
@@ -39,6 +46,8 @@ class EncounterGate(QualityGate):
     def judge(self, texts: Sequence[str], target: Target) -> list[Candidate]:
         if not target.dialogue:
             return super().judge(texts, target)
+        if target.exchange:
+            return self._judge_exchanges(texts, target)
         out = []
         for text in (t.strip() for t in texts):
             raised = [term_in_text(t, text) for t in target.terms]
@@ -53,14 +62,37 @@ class EncounterGate(QualityGate):
         if reason:
             return reason
         turns = parse_dialogue(text)
-        reasons = conversation_reasons(turns, self.piece_rules, [Finding(t) for t in target.terms],
-                                       self.conversations, self.phi)  # fmt: skip
+        findings = [] if target.exchange else [Finding(t) for t in target.terms]
+        reasons = conversation_reasons(turns, self.piece_rules, findings, self.conversations, self.phi)
         spoken = tokens(spoken_text(turns))
         if any(shared_run(spoken, ref, self.cfg.copy_ngram) for ref in self._reference_words):
             reasons.append("copy")
         if reasons:
             return min(reasons, key=REASONS.index)
         return "prompt_echo" if self._echoes_prompt(spoken_text(turns), target) else None
+
+    def _judge_exchanges(self, texts: Sequence[str], target: Target) -> list[Candidate]:
+        """A label-set item's exchanges: the piece rules, then meaning (copy, near_duplicate, off_label); scored by
+        the margin of the planned label, the share of planned terms raised and novelty."""
+        texts = [t.strip() for t in texts]
+        vectors = self.encoder.embed(texts)
+        accepted = np.stack(self._accepted[target.variant]) if self._accepted.get(target.variant) else None
+        out = []
+        for text, vector, sims in zip(texts, vectors, self.prototypes.similarities(vectors), strict=True):
+            novelty = 1.0 if accepted is None else 1.0 - float((accepted @ vector).max())
+            margin = self._margin(sims, target.label)
+            reason = self.piece_reason(text, target)
+            if reason is None and self._copies(text, vector):
+                reason = "copy"
+            if reason is None and novelty <= 1.0 - self.grounding.duplicate_threshold:
+                reason = "near_duplicate"
+            if reason is None and target.terms and margin < self.cfg.off_label_margin:
+                reason = "off_label"
+            score = self.cfg.novelty_weight * novelty
+            if target.terms:
+                score += margin + 0.5 * float(np.mean([term_in_text(t, text) for t in target.terms]))
+            out.append(Candidate(text, reason, round(score, 4)))
+        return out
 
     def conversation_reasons(self, text: str, terms: Sequence[str]) -> list[str]:
         """Every dialogue rule a whole conversation breaks (`alignment.conversation`), `terms` the planned findings

@@ -17,7 +17,8 @@ Rules, in the order they are checked (the first that fires names the rejection):
   labels, instead a planned term the text does not say (`mention_missing`).
 
 A note section is held to the same surface rules, with a lower word floor (a chief complaint is a phrase); a piece
-of a conversation (`Target.dialogue`) is judged by `alignment.encounter_gate.EncounterGate`.
+of a conversation or a dialogue-style label-set exchange (`Target.dialogue`) is judged by
+`alignment.encounter_gate.EncounterGate`.
 
 Among the candidates of one plan that pass, the best (or the `keep` best) are kept by `score`: planned term
 realised, margin of the planned label over the others, and novelty against what was accepted before.
@@ -114,6 +115,7 @@ class Target:
     prompt: str = ""  # what the model was told: a text that repeats a run of it echoes the prompt
     section: str | None = None  # the encounter-note section the text is written for, if any
     dialogue: bool = False  # a piece of a doctor-patient conversation
+    exchange: bool = False  # (with `dialogue`) a label-set item's exchange: its label held, its terms not required
 
 
 def content_words(text: str) -> set[str]:

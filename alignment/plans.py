@@ -7,8 +7,10 @@ Variants share the note, the planned label and the seed, so that only the alignm
 - statistical: profile context only;  semantic: stage and planned term only.
 Sentence and label-set plans ask for plain text (the plan fixes the label); where the template gives one, the
 start of the reply, which the model continues (`reply_start.j2`: in the patient's voice, an opening the same for
-every variant of an item, then the first planned term where the variant was shown it). Whole notes (granularity
-`notes`) ask for JSON sentences labelled by the model.
+every variant of an item, then the first planned term where the variant was shown it). A label of `dialogue` style
+asks for a short doctor-patient exchange about it, begun "Doctor:", after `alignment.shots` example exchanges of
+other labels (the same for both variants of an item), and is cut after `alignment.item_turns` turns. Whole notes
+(granularity `notes`) ask for JSON sentences labelled by the model.
 """
 
 from __future__ import annotations
@@ -60,11 +62,12 @@ class Plan(BaseModel):
     prompted: bool  # whether the planned mentions were in the prompt
     n_sentences: int
     max_sentences: int | None = None  # a plain-text reply is cut after this many sentences before it is judged
+    max_turns: int | None = None  # a dialogue reply (style `dialogue`) is cut after this many turns instead
     labels: list[str]  # the labels a reply may use (one: the plan fixes it; several: a JSON note labels them)
     sections: list[str] = []
     section: str | None = None  # an encounter's section plan: the section it writes; a piece: the one it is from
     piece: str | None = None  # a conversation piece: opening, finding, section or closing
-    style: str = "clinician-voice"
+    style: str = "clinician-voice"  # a pack style (clinician-voice, patient-voice, dialogue) or "conversation"
     messages: list[Message]
     seed: int
     stop: list[str] = []  # how the prompt's reply ends; how tokens are drawn is the run's `sampling:` section
@@ -233,6 +236,10 @@ def build_labelset_plans(
         style = item["style"]
         system = render("system.j2", cfg.templates, style=style)
         item_seed = derived_seed(seed, item["item_id"])
+        dialogue = style == "dialogue"
+        shots = _exchange_shots(pack, item["label"], cfg, item_seed) if dialogue else []
+        cut = {"max_turns": cfg.item_turns, "stop": []} if dialogue else {"max_sentences": cfg.item_sentences,
+                                                                           "stop": ["\n\n"]}  # fmt: skip
         for variant in variants:
             guided = variant == "guided"
             prompt = render(
@@ -254,18 +261,32 @@ def build_labelset_plans(
                         "mentions": [PlannedMention(label=item["label"], term=t) for t in item["terms"]],
                         "prompted": guided,
                         "n_sentences": 1,
-                        "max_sentences": cfg.item_sentences,
                         "labels": [item["label"]],
                         "style": style,
                         "messages": _conversation(system, prompt, render(
                             "reply_start.j2", cfg.templates, style=style, choice=item_seed,
-                            term=item["terms"][0] if guided and len(item["terms"]) else None)),
+                            term=item["terms"][0] if guided and len(item["terms"]) else None), shots),
                         "seed": item_seed,
-                        "stop": ["\n\n"],
+                        **cut,
                     }
                 )
             )
     return plans
+
+
+def _exchange_shots(pack: ConditionPack, label: str, cfg: AlignmentConfig, seed: int) -> list[Message]:
+    """`cfg.shots` example exchanges for a dialogue-style item: the pack's examples of other labels, each answering
+    its label's unguided prompt (format only: the gate rejects copies of them)."""
+    pool = [(other, e) for other, spec in pack.labels.items() if other != label for e in spec.examples]
+    if not cfg.shots or not pool:
+        return []
+    shots = []
+    for k in np.random.default_rng(seed).choice(len(pool), size=min(cfg.shots, len(pool)), replace=False):
+        other, example = pool[k]
+        ask = render("labelset.j2", cfg.templates, style="dialogue", label=other, label_name=pack.labels[other].name,
+                     definition="", terms=[])  # fmt: skip
+        shots += [Message(role="user", content=ask), Message(role="assistant", content=example.strip())]
+    return shots
 
 
 def _conversation(system: str, prompt: str, reply_start: str, shots: Sequence[Message] = ()) -> list[Message]:

@@ -24,8 +24,9 @@ FLOOR = "pack-prototype"
 
 @dataclass(kw_only=True)
 class ScoreStage(Stage):
-    """Reads the seed's sentences, the real labelled file and the pack; writes the `scores` figures: one table row
-    per training set (the floor, gold and gold + each variant where a gold part is kept, each variant alone)."""
+    """Reads the seed's sentences, the real labelled file (and a gold file, if given) and the pack; writes the
+    `scores` figures: one table row per training set (the floor, gold and gold + each variant where there is gold,
+    each variant alone)."""
 
     name: ClassVar[str] = "score"
     reads: ClassVar[tuple[str, ...]] = (SENTENCES,)
@@ -35,18 +36,24 @@ class ScoreStage(Stage):
     label_column: str
     pack: str
     gold_fraction: float
+    gold: Path | None = None  # a labelled file trained on as gold (the ceiling) instead of a share of `real`
     variants: list[str]
     train: TrainConfig
     encoder: str  # the floor's sentence encoder
 
     def files(self) -> tuple[Path, ...]:
-        return (resolve_pack_path(self.pack), Path(self.real))
+        return (resolve_pack_path(self.pack), Path(self.real), *([Path(self.gold)] if self.gold else []))
 
     def execute(self) -> StageResult:
         pack = load_pack(self.pack)
         real = read_labelled(self.real, self.text_column, self.label_column, pack)
-        test, gold = stratified_split(real, self.gold_fraction, self.seed) if self.gold_fraction else (real, real[:0])
-        labels = sorted(real["label"].unique())
+        if self.gold is not None:
+            test, gold = real, read_labelled(self.gold, self.text_column, self.label_column, pack)
+        elif self.gold_fraction:
+            test, gold = stratified_split(real, self.gold_fraction, self.seed)
+        else:
+            test, gold = real, real[:0]
+        labels = sorted(set(real["label"]) | set(pack.label_ids))  # the floor may name a label the test set lacks
         floor = LabelPrototypes(pack, self.encoder).predict(test["text"].tolist())
         rows = [table_row(FLOOR, self.seed, 0, classification_metrics(test["label"].tolist(), floor, labels))]
         sentences = pd.read_parquet(self.run.file(SENTENCES))

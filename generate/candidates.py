@@ -44,17 +44,23 @@ def plan_request(plan: Plan, sampling: SamplingConfig, candidate: int = 0, attem
 def target_of(plan: Plan) -> Target:
     """What the gate holds a plan's text to: its label, the terms and prompt it was shown, its voice."""
     terms = tuple(m.term for m in plan.mentions) if plan.prompted else ()
+    exchange = plan.style == "dialogue"  # a dialogue-style label-set item
     return Target(plan.variant, plan.labels[0], terms, plan.style == "patient-voice", plan.prompt, plan.section,
-                  plan.kind == "conversation")  # fmt: skip
+                  plan.kind == "conversation" or exchange, exchange)  # fmt: skip
 
 
-def complete_text(result: GenerationResult, max_sentences: int | None = None, start: str = "") -> str | None:
+def complete_text(result: GenerationResult, max_sentences: int | None = None, start: str = "",
+                  max_turns: int | None = None) -> str | None:  # fmt: skip
     """The text to judge, `start` (the reply's given start, if any) + the model's continuation: its first
     `max_sentences` sentences (all if None), and for a reply cut off at max_tokens only complete ones; None if
-    there is nothing complete (an engine error, or no sentence finished)."""
+    there is nothing complete (an engine error, or no sentence finished). With `max_turns` (a dialogue), its first
+    `max_turns` non-blank lines instead, a line cut off at max_tokens ending at its last complete sentence (dropped
+    if it has none)."""
     if not result.ok:
         return None
     text = (start + result.text).strip()
+    if max_turns:
+        return _complete_turns(text, result.finish_reason == "length", max_turns)
     ends = [m.end() for m in SENTENCE_END.finditer(text)]
     if result.finish_reason == "length" and not ends:
         return None
@@ -62,6 +68,15 @@ def complete_text(result: GenerationResult, max_sentences: int | None = None, st
         ends = ends[:max_sentences] if max_sentences else ends
         text = text[: ends[-1]].strip()
     return text
+
+
+def _complete_turns(text: str, cut_off: bool, max_turns: int) -> str | None:
+    lines = [line.strip() for line in text.splitlines() if line.strip()]
+    if cut_off and lines:
+        ends = [m.end() for m in SENTENCE_END.finditer(lines[-1])]
+        lines[-1] = lines[-1][: ends[-1]] if ends else ""
+    lines = [line for line in lines[:max_turns] if line]
+    return "\n".join(lines) if lines else None
 
 
 def generate_gated(plans: Sequence[Plan], engine: Engine, gate: QualityGate, cfg: GateConfig, sampling: SamplingConfig,
@@ -89,7 +104,7 @@ def generate_gated(plans: Sequence[Plan], engine: Engine, gate: QualityGate, cfg
             if len(got) < cfg.candidates:
                 continue  # the engine gave up before this plan's candidates came back
             tokens[plan.id] += sum(r.completion_tokens for r in got)
-            texts = [complete_text(r, plan.max_sentences, plan.reply_start) for r in got]
+            texts = [complete_text(r, plan.max_sentences, plan.reply_start, plan.max_turns) for r in got]
             failed = [Candidate(plan.reply_start + r.text, "engine" if not r.ok else "cut_off")
                       for r, t in zip(got, texts) if t is None]
             judged = gate.judge([t for t in texts if t is not None], target_of(plan))

@@ -11,6 +11,7 @@ from pathlib import Path
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
 from dualalign.alignment.config import AlignmentConfig
+from dualalign.alignment.encounter_gate import EncounterGate
 from dualalign.alignment.gate import QualityGate
 from dualalign.alignment.grounding import Grounder
 from dualalign.alignment.plans import Plan, read_plans
@@ -142,7 +143,7 @@ def run_generation_stage(
         with nullcontext(engine) if engine is not None else make_engine(engine_cfg) as active:
             write_json(meta_path, {**meta, "loaded": active.describe(),
                                    "sampled_with": sampling.resolve(active.hardware).model_dump()})  # fmt: skip
-            gate = QualityGate(pack, cfg.grounding, cfg.gate, references)
+            gate = EncounterGate(pack, cfg.grounding, cfg.gate, cfg.conversation, references)  # judges exchanges too
             summary = generate_plans(plans, active, run.path, gate, cfg, sampling, progress)
         log.info("generation: %s", summary)
     generations = read_generations(gen_path)

@@ -191,6 +191,7 @@ def tstr(
     per_label: int = typer.Option(20, help="Generation requests per label, variant and seed."),
     variants: str = typer.Option("guided,unguided"),
     gold_fraction: float = typer.Option(0.0, help="Share of the real rows kept apart as gold and mixed in."),
+    gold: Path = typer.Option(None, help="Real labelled text trained on as gold instead (every --real row scored)."),
     seeds: str = typer.Option("0,1,2", help="Seeds: each draws new items, generations, gold split and classifier."),
     candidates: int = typer.Option(None, help="Candidates per request; the best that passes the gate is kept."),
     out: Path = typer.Option(Path("runs/tstr"), help="Output folder (generations resume from it)."),
@@ -206,7 +207,7 @@ def tstr(
     data = {
         "real": real, "pack": labels, "out": out, "text_column": text_col, "label_column": label_col,
         "per_label": per_label, "variants": [v.strip() for v in variants.split(",") if v.strip()],
-        "gold_fraction": gold_fraction, "seeds": [int(x) for x in seeds.split(",") if x.strip()],
+        "gold_fraction": gold_fraction, "gold": gold, "seeds": [int(x) for x in seeds.split(",") if x.strip()],
         "train": {"classifier": classifier},
         "engine": {k: v for k, v in {"kind": engine, "model": model, "base_url": base_url}.items() if v is not None},
     }  # fmt: skip

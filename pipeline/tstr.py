@@ -1,8 +1,9 @@
 """Train on synthetic, test on real: generate labelled text for a pack's label set in each variant, train a
-classifier on each (optionally mixed with a gold part of the real file), and score on the real rows.
+classifier on each (optionally mixed with gold: a part of the real file, or a real file of its own), and score on
+the real rows.
 
 Every table carries its floor and ceiling: `pack-prototype` (no generation: the nearest label by the pack's own
-definitions and terms) and, with a gold part, `gold` (the real rows alone). Each seed draws new items, new
+definitions and terms) and, with gold, `gold` (the real gold rows alone). Each seed draws new items, new
 generations, a new gold split and a new classifier, so the standard deviations cover all of it.
 """
 
@@ -12,7 +13,7 @@ from contextlib import nullcontext
 from pathlib import Path
 
 import pandas as pd
-from pydantic import Field
+from pydantic import Field, model_validator
 
 from dualalign.alignment.config import AlignmentConfig
 from dualalign.alignment.stage import LabelsetPlansStage
@@ -45,11 +46,19 @@ class TstrConfig(StrictModel):
     per_label: int = Field(20, ge=1, description="generation requests per label, variant and seed")
     variants: list[str] = Field(default_factory=lambda: ["guided", "unguided"], min_length=1)
     gold_fraction: float = Field(0.0, ge=0, lt=1, description="share of the real rows kept apart as gold and mixed in")
+    gold: Path | None = Field(None, description="real labelled text (same columns) trained on as gold and mixed in, "
+                              "instead of a share of `real` (then every real row is scored)")  # fmt: skip
     seeds: list[int] = Field(default_factory=lambda: [0, 1, 2], min_length=1)
     train: TrainConfig = Field(default_factory=TrainConfig)
     engine: EngineConfig = Field(default_factory=EngineConfig)
     alignment: AlignmentConfig = Field(default_factory=AlignmentConfig)
     sampling: SamplingConfig = TSTR_SAMPLING
+
+    @model_validator(mode="after")
+    def _one_gold(self) -> "TstrConfig":
+        if self.gold is not None and self.gold_fraction:
+            raise ValueError("give gold or gold_fraction, not both")
+        return self
 
 
 def seed_stages(cfg: TstrConfig, seed: int, engine: Engine | None = None, progress: bool = True) -> list[Stage]:
@@ -62,17 +71,20 @@ def seed_stages(cfg: TstrConfig, seed: int, engine: Engine | None = None, progre
                            **common),  # fmt: skip
         GenerationStage(alignment=cfg.alignment, engine_config=cfg.engine, sampling=cfg.sampling, pack=cfg.pack,
                         engine=engine,
-                        reference_files=(cfg.real,), references=lambda: real_texts(cfg), progress=progress,
+                        reference_files=(cfg.real, *([cfg.gold] if cfg.gold else [])),
+                        references=lambda: real_texts(cfg), progress=progress,
                         **common),  # fmt: skip
         ScoreStage(real=cfg.real, text_column=cfg.text_column, label_column=cfg.label_column, pack=cfg.pack,
-                   gold_fraction=cfg.gold_fraction, variants=cfg.variants, train=cfg.train,
+                   gold_fraction=cfg.gold_fraction, gold=cfg.gold, variants=cfg.variants, train=cfg.train,
                    encoder=cfg.alignment.grounding.embedding_model, **common),  # fmt: skip
     ]
 
 
 def real_texts(cfg: TstrConfig) -> list[str]:
-    """The real file's texts (a bad file is one error, before any model loads)."""
-    return read_labelled(cfg.real, cfg.text_column, cfg.label_column, load_pack(cfg.pack))["text"].tolist()
+    """The real file's texts and the gold file's (a bad file is one error, before any model loads)."""
+    pack = load_pack(cfg.pack)
+    files = [cfg.real, *([cfg.gold] if cfg.gold else [])]
+    return [t for f in files for t in read_labelled(f, cfg.text_column, cfg.label_column, pack)["text"]]
 
 
 def run_tstr(cfg: TstrConfig, engine: Engine | None = None, progress: bool = True) -> dict:

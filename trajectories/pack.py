@@ -2,7 +2,8 @@
 
 A *staged* pack (Alzheimer's disease) has ordered stages with durations, a lexicon of terms with stage weights,
 note types with visit rates and risk-factor effects. A *flat* pack is only a label set: each label (a condition
-or symptom category) with a definition, its terms and a text style. Built-in packs live in `packs/*.yaml`.
+or symptom category, or a note section) with a definition, its terms and a text style (a clinician's sentences, a
+patient's words, or `dialogue`: a short doctor-patient exchange). Built-in packs live in `packs/*.yaml`.
 """
 
 from __future__ import annotations
@@ -21,6 +22,9 @@ from dualalign.errors import ConfigError
 
 SNAKE = r"^[a-z][a-z0-9_]*$"
 SnakeId = Annotated[str, Field(pattern=SNAKE)]
+# How a pack's text is written: a clinician's sentences, a patient's own words, or (flat packs only) a short
+# doctor-patient exchange about the label.
+Style = Literal["clinician-voice", "patient-voice", "dialogue"]
 
 
 def _check_icd10cm(code: str) -> str:
@@ -68,7 +72,7 @@ class Label(StrictModel):
     definition: str
     examples: list[str] = Field(default_factory=list)
     terms: list[str] = Field(default_factory=list, description="flat packs: the label's terms")
-    style: str | None = Field(None, description="text style, overriding the pack's")
+    style: Style | None = Field(None, description="text style, overriding the pack's")
 
 
 class LexiconTerm(StrictModel):
@@ -148,7 +152,7 @@ class ConditionPack(StrictModel):
     title: str
     kind: Literal["staged", "flat"] = "staged"
     description: str = ""
-    style: str = Field("clinician-voice", description="text style, e.g. clinician-voice or patient-voice")
+    style: Style = Field("clinician-voice", description="text style: clinician-voice, patient-voice or dialogue (flat)")
     icd10cm: list[Icd10Code] = Field(default_factory=list)
     hpo_disease: str | None = None
     sources: dict[str, str] = Field(default_factory=dict, description="citation key -> reference")
@@ -198,6 +202,8 @@ class ConditionPack(StrictModel):
             p += [f"labels.{k}.terms: a flat pack needs at least one term per label"
                   for k, lab in self.labels.items() if not lab.terms]
             return p
+        if "dialogue" in (self.style, *(lab.style for lab in self.labels.values())):
+            p.append("style: dialogue is for flat packs (label sets); a staged pack's notes are clinician-voice")
         p += self._staged_problems()
         return p
 
