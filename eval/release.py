@@ -180,7 +180,7 @@ class ExportStage(Stage):
 
     name: ClassVar[str] = "export"
     reads: ClassVar[tuple[str, ...]] = (RELEASE, NOTES, SENTENCES, COHORT, COHORT_REPORT)
-    reads_if_present: ClassVar[tuple[str, ...]] = (REVIEW,)
+    reads_if_present: ClassVar[tuple[str, ...]] = (ENCOUNTERS, REVIEW)
     writes: ClassVar[tuple[str, ...]] = (DATASET, FHIR)
     pack: str
     diagnosis_date: date

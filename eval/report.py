@@ -161,14 +161,13 @@ def render_report(metrics: dict[str, Any], tables: dict[str, pd.DataFrame], exam
     }
     reasons = {v: g.get("rejections_by_reason", {}) for v, g in metrics.get("generation", {}).items()}
     gate = pd.DataFrame(reasons).fillna(0).astype(int) if any(reasons.values()) else None
-    encounters = metrics.get("encounters") or {}
-    counts, encounter_reasons = encounter_tables(encounters)
+    counts, encounter_reasons = encounter_tables(metrics["encounters"]) if metrics.get("encounters") else (None, None)
     context = {
         "gate": Markup(_html_table(gate.rename_axis("reason"))) if gate is not None else None,
         "rejected": rejected or {},
-        "encounters": Markup(_html_table(counts)) if encounters else None,
+        "encounters": Markup(_html_table(counts)) if counts is not None else None,
         "encounter_reasons": Markup(_html_table(encounter_reasons.rename_axis("reason")))
-        if not encounter_reasons.empty else None,
+        if encounter_reasons is not None and not encounter_reasons.empty else None,
         "pairs": pairs or {},
         "privacy": metrics.get("privacy"),
         "review": review or {},

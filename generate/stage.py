@@ -33,16 +33,17 @@ from dualalign.trajectories.pack import resolve_pack_path
 class GenerationStage(Stage):
     """Reads the plans (which carry the rendered templates), the pack (the gate and grounding check text against its
     labels, definitions and examples) and the real texts the gate keeps generated text from copying
-    (`reference_files`, read through `references` only when the stage runs). Its key covers every rule of the gate,
-    the grounding, the retries, the sampling and the engine's settings that decide the text; how the work is
-    chunked does not count, and the alignment settings that shape the plans count through the plans."""
+    (`reference_files`, read through `references` only when the stage runs; the reference conversations, which
+    dialogue-style exchanges must not copy). Its key covers every rule of the gate (the conversation rules judge
+    exchanges), the grounding, the retries, the sampling and the engine's settings that decide the text; how the
+    work is chunked does not count, and the alignment settings that shape the plans count through the plans."""
 
     name: ClassVar[str] = "generate"
     reads: ClassVar[tuple[str, ...]] = (PLANS,)
     writes: ClassVar[tuple[str, ...]] = (GENERATIONS, NOTES, SENTENCES, REJECTIONS)
     figures: ClassVar[tuple[str, ...]] = ("generation",)
     own_bar: ClassVar[bool] = True
-    alignment: AlignmentConfig = keyed(include={"gate", "grounding", "retries"})  # the rest shapes the plans
+    alignment: AlignmentConfig = keyed(include={"conversation", "gate", "grounding", "retries"})  # rest: the plans
     engine_config: BaseEngineConfig = keyed(by=lambda e: e.text_settings())
     sampling: SamplingConfig
     pack: str
@@ -52,7 +53,7 @@ class GenerationStage(Stage):
     progress: bool = unkeyed(default=True)
 
     def files(self) -> tuple[Path, ...]:
-        return (resolve_pack_path(self.pack), *self.reference_files)
+        return (resolve_pack_path(self.pack), *self.reference_files, *self.alignment.conversation.references)
 
     def text_key(self) -> str:
         """What decides the text of a plan, the plans themselves aside: generations made under another are moved
@@ -71,8 +72,7 @@ class GenerationStage(Stage):
 class EncountersStage(GenerationStage):
     """Granularity `encounters`: each encounter's conversation, written from its accepted note sections (note to
     dialogue) in pieces through the encounter gate, then one record per encounter and variant. Reads the section
-    plans and their generations; its key adds the conversation rules, the templates and the reference
-    conversations (`alignment.conversation.references`) to the generation's."""
+    plans and their generations; its key adds the templates to the generation's."""
 
     name: ClassVar[str] = "encounters"
     reads: ClassVar[tuple[str, ...]] = (PLANS, GENERATIONS)
@@ -81,7 +81,7 @@ class EncountersStage(GenerationStage):
     alignment: AlignmentConfig = keyed(include={"conversation", "gate", "grounding", "retries", "templates"})
 
     def files(self) -> tuple[Path, ...]:
-        return (*super().files(), *self.alignment.conversation.references, *template_files(self.alignment))
+        return (*super().files(), *template_files(self.alignment))
 
     def execute(self) -> StageResult:
         figures, loaded = run_encounters_stage(
