@@ -20,8 +20,6 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-import numpy as np
-
 from dualalign.alignment.config import ConversationGateConfig, GateConfig, GroundingConfig
 from dualalign.alignment.dialogue import REASONS, Finding, conversation_reasons, parse_dialogue, spoken_text
 from dualalign.alignment.gate import PATTERNS, Candidate, QualityGate, Target, shared_run
@@ -44,10 +42,10 @@ class EncounterGate(QualityGate):
         self.conversations = [spoken_text(parse_dialogue(c)) for c in conversations]
 
     def judge(self, texts: Sequence[str], target: Target) -> list[Candidate]:
-        if not target.dialogue:
+        """A conversation piece by the piece rules, scored by the planned terms raised and novelty; a note section or
+        a label-set exchange as the sentence gate judges (an exchange's surface rules being the piece rules)."""
+        if not target.dialogue or target.exchange:
             return super().judge(texts, target)
-        if target.exchange:
-            return self._judge_exchanges(texts, target)
         out = []
         for text in (t.strip() for t in texts):
             raised = [term_in_text(t, text) for t in target.terms]
@@ -55,6 +53,9 @@ class EncounterGate(QualityGate):
                 sum(raised) / len(raised) if raised else 0.0)  # fmt: skip
             out.append(Candidate(text, self.piece_reason(text, target), round(score, 4)))
         return out
+
+    def surface_reason(self, text: str, target: Target) -> str | None:
+        return self.piece_reason(text, target) if target.dialogue else super().surface_reason(text, target)
 
     def piece_reason(self, text: str, target: Target) -> str | None:
         """The first rule a conversation piece breaks, or None."""
@@ -70,29 +71,6 @@ class EncounterGate(QualityGate):
         if reasons:
             return min(reasons, key=REASONS.index)
         return "prompt_echo" if self._echoes_prompt(spoken_text(turns), target) else None
-
-    def _judge_exchanges(self, texts: Sequence[str], target: Target) -> list[Candidate]:
-        """A label-set item's exchanges: the piece rules, then meaning (copy, near_duplicate, off_label); scored by
-        the margin of the planned label, the share of planned terms raised and novelty."""
-        texts = [t.strip() for t in texts]
-        vectors = self.encoder.embed(texts)
-        accepted = np.stack(self._accepted[target.variant]) if self._accepted.get(target.variant) else None
-        out = []
-        for text, vector, sims in zip(texts, vectors, self.prototypes.similarities(vectors), strict=True):
-            novelty = 1.0 if accepted is None else 1.0 - float((accepted @ vector).max())
-            margin = self._margin(sims, target.label)
-            reason = self.piece_reason(text, target)
-            if reason is None and self._copies(text, vector):
-                reason = "copy"
-            if reason is None and novelty <= 1.0 - self.grounding.duplicate_threshold:
-                reason = "near_duplicate"
-            if reason is None and target.terms and margin < self.cfg.off_label_margin:
-                reason = "off_label"
-            score = self.cfg.novelty_weight * novelty
-            if target.terms:
-                score += margin + 0.5 * float(np.mean([term_in_text(t, text) for t in target.terms]))
-            out.append(Candidate(text, reason, round(score, 4)))
-        return out
 
     def conversation_reasons(self, text: str, terms: Sequence[str]) -> list[str]:
         """Every dialogue rule a whole conversation breaks (`alignment.conversation`), `terms` the planned findings
