@@ -147,19 +147,3 @@ def test_the_report_shows_random_pairs_with_their_realised_findings_marked(encou
                 if term_in_text(term, judged):
                     assert any(term in html.unescape(titles) for titles, _ in marks), (term, text)
 
-
-@pytest.mark.slow
-def test_a_reviewed_section_shows_its_encounters_whole_note_and_conversation(encounter_run):
-    from dualalign.eval.review import review_items
-    from dualalign.runfolder import RunFolder
-    from dualalign.trajectories import load_pack
-
-    out, table = encounter_run
-    items = review_items(RunFolder(out), load_pack("alzheimers"), threshold=0.3)
-    assert len(items) > 0  # every accepted section is an item
-    by_key = table.set_index(["note_id", "variant"])
-    for item in items.to_dict("records"):
-        record = by_key.loc[(item["note_id"], item["variant"])]
-        assert item["text"] in record["note"]  # the section, inside the note shown beside it
-        assert item["note"] == record["note"]
-        assert item["conversation"] == (record["conversation"] or None)
