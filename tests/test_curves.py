@@ -133,6 +133,13 @@ def test_score_stage_curve_rows_per_k_and_draw(shared_data, sentences, tmp_path)
     assert curve["3"]["gold"]["macro_f1"]["mean"] > curve["1"]["gold"]["macro_f1"]["mean"]  # more gold, better
     assert curve["1"]["gold+guided"]["synthetic_weight"] == {"mean": 0.3, "sd": 0.0, "values": [0.3, 0.3]}
     assert "synthetic_weight" not in curve["1"]["gold"]
+    from dualalign.pipeline.run_cli import console, show_tstr
+
+    with console.capture() as captured:
+        show_tstr({"curve": curve, "setup": {"draws": 2, "seeds": [0], "train": {"synthetic_weight": 0.3}}})
+    text = " ".join(captured.get().split())  # the title wraps at the test console's width
+    assert "learning curve" in text and "2 draws x 1 seeds, synthetic weight 0.3" in text
+    assert f"{curve['3']['gold+guided']['macro_f1']['mean']:.3f} ±" in text and "0.30" in text
     png = curve_plot(curve, "test")
     from PIL import Image
 
