@@ -43,12 +43,11 @@ class ScoreStage(Stage):
     variants: list[str]
     train: TrainConfig
     encoder: str  # the floor's sentence encoder
+    gold_per_label: list[int] = field(default_factory=list)  # a learning curve: k real rows per label as gold
+    draws: int = 1  # draws of the gold rows per k
 
     def files(self) -> tuple[Path, ...]:
         return (resolve_pack_path(self.pack), Path(self.real), *([Path(self.gold)] if self.gold else []))
-
-    gold_per_label: list[int] = field(default_factory=list)  # a learning curve: k real rows per label as gold
-    draws: int = 1  # draws of the gold rows per k
 
     def execute(self) -> StageResult:
         pack = load_pack(self.pack)
