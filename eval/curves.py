@@ -39,19 +39,20 @@ def curve_plot(curve: dict[str, dict[str, dict[str, Any]]], title: str) -> bytes
     from matplotlib.figure import Figure
 
     ks = sorted(curve, key=int)
-    fig = Figure(figsize=(6, 4), dpi=100)
+    fig = Figure(figsize=(7.5, 4), dpi=100)
     ax = fig.subplots()
     for mixture in curve[ks[0]]:
         f1 = [curve[k][mixture]["macro_f1"] for k in ks]
         ax.errorbar([int(k) for k in ks], [f["mean"] for f in f1], yerr=[f["sd"] or 0.0 for f in f1], capsize=3,
                     marker="o", linestyle="--" if mixture == "pack-prototype" else "-", label=mixture)  # fmt: skip
     ax.set_xscale("log")
+    ax.minorticks_off()
     ax.set_xticks([int(k) for k in ks], ks)
     ax.set_xlabel("real (gold) rows per label")
     ax.set_ylabel("macro-F1 on the other real rows")
     ax.set_title(title, fontsize=9)
     ax.grid(alpha=0.3)
-    ax.legend(fontsize=7)
+    ax.legend(fontsize=7, loc="upper left", bbox_to_anchor=(1.01, 1))
     fig.tight_layout()
     buffer = io.BytesIO()
     fig.savefig(buffer, format="png")

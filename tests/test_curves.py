@@ -143,7 +143,7 @@ def test_score_stage_curve_rows_per_k_and_draw(shared_data, sentences, tmp_path)
     png = curve_plot(curve, "test")
     from PIL import Image
 
-    assert Image.open(io.BytesIO(png)).size == (600, 400)
+    assert Image.open(io.BytesIO(png)).size == (750, 400)
 
 
 def test_tstr_curve_options_fail_with_one_message(shared_data, tmp_path):
