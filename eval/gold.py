@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from pathlib import Path
 
 import numpy as np
@@ -45,3 +46,18 @@ def stratified_split(df: pd.DataFrame, fraction: float, seed: int) -> tuple[pd.D
         picked.update(rng.choice(texts.to_numpy(), size=k, replace=False))
     mask = df["text"].isin(picked).to_numpy()
     return df[~mask].reset_index(drop=True), df[mask].reset_index(drop=True)
+
+
+def per_label_split(df: pd.DataFrame, k: int, seed: int | Sequence[int]) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """(rest, part): `part` holds k distinct texts of each label, drawn with `seed`, and `rest` the rows whose text
+    is none of them; a label with k or fewer distinct texts, which would leave none to test on, is a DataError."""
+    rng = np.random.default_rng(seed)
+    distinct = df.drop_duplicates("text")
+    picked: set[str] = set()
+    for label, texts in distinct.groupby("label")["text"]:
+        if len(texts) <= k:
+            raise DataError(f"label {label!r} has {len(texts)} distinct texts: {k} per label as gold leaves none "
+                            "to test on")  # fmt: skip
+        picked.update(rng.choice(texts.to_numpy(), size=k, replace=False))
+    mask = df["text"].isin(picked).to_numpy()
+    return df[~mask].reset_index(drop=True), df[mask].drop_duplicates("text").reset_index(drop=True)

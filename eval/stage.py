@@ -79,7 +79,7 @@ def evaluate_run(ev: EvaluationConfig, privacy: PrivacyConfig, pack_ref: str, se
         t = ev.train
         results = run_mixtures(
             t.classifier, LabelledTexts.from_frame(train), LabelledTexts.from_frame(test), by_variant, t.mixtures,
-            t.seeds, t.ratio, t.cap, t.settings,
+            t.seeds, t.ratio, t.cap, t.settings, t.synthetic_weight,
         )  # fmt: skip
         figures["classification"] = results.to_metrics()
     sources = {"profiles": profile_source(run), "trajectories": trajectory_source(run.figures("trajectories")),

@@ -8,6 +8,7 @@ import typer
 from rich.console import Console
 
 from dualalign import logs
+from dualalign.errors import ConfigError
 from dualalign.generate.registry import ENGINES
 from dualalign.generate.sampling import parse_sampling
 from dualalign.pipeline.tables import print_figures
@@ -192,6 +193,12 @@ def tstr(
     variants: str = typer.Option("guided,unguided"),
     gold_fraction: float = typer.Option(0.0, help="Share of the real rows kept apart as gold and mixed in."),
     gold: Path = typer.Option(None, help="Real labelled text trained on as gold instead (every --real row scored)."),
+    gold_per_label: str = typer.Option("", help="A learning curve, e.g. '1,2,5,10': for each k, --draws draws of k "
+                                       "real rows per label as gold, the other real rows scored. Not with --gold or "
+                                       "--gold-fraction."),
+    draws: int = typer.Option(None, help="Draws of the gold rows per k of --gold-per-label (default 5)."),
+    synthetic_weight: str = typer.Option("1", help="Sample weight of synthetic rows mixed with gold (gold rows "
+                                         "weigh 1), or 'auto': chosen by cross-validation over the gold rows."),
     seeds: str = typer.Option("0,1,2", help="Seeds: each draws new items, generations, gold split and classifier."),
     candidates: int = typer.Option(None, help="Candidates per request; the best that passes the gate is kept."),
     out: Path = typer.Option(Path("runs/tstr"), help="Output folder (generations resume from it)."),
@@ -203,14 +210,20 @@ def tstr(
     """Train on synthetic, test on real: generate each variant's labelled text, train, score on the real rows."""
     from dualalign.config import validate_model
     from dualalign.pipeline.tstr import TSTR_SAMPLING, TstrConfig, run_tstr
+    from dualalign.runfolder import LEARNING_CURVE
 
     data = {
         "real": real, "pack": labels, "out": out, "text_column": text_col, "label_column": label_col,
         "per_label": per_label, "variants": [v.strip() for v in variants.split(",") if v.strip()],
-        "gold_fraction": gold_fraction, "gold": gold, "seeds": [int(x) for x in seeds.split(",") if x.strip()],
-        "train": {"classifier": classifier},
+        "gold_fraction": gold_fraction, "gold": gold, "seeds": _numbers(seeds, "--seeds"),
+        "gold_per_label": _numbers(gold_per_label, "--gold-per-label"),
+        "train": {"classifier": classifier, "synthetic_weight": synthetic_weight},
         "engine": {k: v for k, v in {"kind": engine, "model": model, "base_url": base_url}.items() if v is not None},
     }  # fmt: skip
+    if draws is not None:
+        if not gold_per_label:
+            raise ConfigError("--draws: draws of the gold rows of a learning curve; give --gold-per-label too")
+        data["draws"] = draws
     if candidates is not None:
         data["alignment"] = {"gate": {"candidates": candidates}}
     if sampling:
@@ -221,15 +234,42 @@ def tstr(
         metrics = run_tstr(cfg)
     show_tstr(metrics)
     console.print(f"metrics: [bold]{out / 'metrics.json'}[/]")
+    if "curve" in metrics:
+        console.print(f"plot: [bold]{out / LEARNING_CURVE}[/]")
+
+
+def _numbers(text: str, option: str) -> list[int]:
+    """'1,2,5' as [1, 2, 5]; anything else a ConfigError naming the option."""
+    try:
+        return [int(x) for x in text.split(",") if x.strip()]
+    except ValueError:
+        raise ConfigError(f"{option}: expected whole numbers separated by commas, got {text!r}") from None
 
 
 def show_tstr(metrics: dict) -> None:
+    if "curve" in metrics:
+        show_curve(metrics)
+        return
     rows = {name: {"n_train": f"{f['n_train']['mean']:.0f}", "macro-F1": _mean_sd(f["macro_f1"]),
                    "accuracy": _mean_sd(f["accuracy"])}
             for name, f in metrics["tstr"].items()}  # fmt: skip
     seeds = len(metrics["setup"]["seeds"])
     title = f"train on synthetic, test on real ({metrics['setup']['test_rows']} real rows, {seeds} seeds)"
     print_figures(console, title, "trained on", rows)
+
+
+def show_curve(metrics: dict) -> None:
+    """The learning curve: a row per k, a column per training set (macro-F1 mean ± sd over draws and seeds), and
+    the synthetic weights used (mean over draws and seeds)."""
+    rows = {}
+    for k, sets in metrics["curve"].items():
+        rows[k] = {name: _mean_sd(f["macro_f1"]) for name, f in sets.items()}
+        rows[k] |= {f"weight {name.removeprefix('gold+')}": f"{f['synthetic_weight']['mean']:.2f}"
+                    for name, f in sets.items() if "synthetic_weight" in f}  # fmt: skip
+    setup = metrics["setup"]
+    title = (f"learning curve: macro-F1 on the other real rows ({setup['draws']} draws x {len(setup['seeds'])} seeds, "
+             f"synthetic weight {setup['train']['synthetic_weight']})")  # fmt: skip
+    print_figures(console, title, "gold per label", rows)
 
 
 def register(app: typer.Typer) -> None:

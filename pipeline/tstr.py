@@ -5,6 +5,10 @@ the real rows.
 Every table carries its floor and ceiling: `pack-prototype` (no generation: the nearest label by the pack's own
 definitions and terms) and, with gold, `gold` (the real gold rows alone). Each seed draws new items, new
 generations, a new gold split and a new classifier, so the standard deviations cover all of it.
+
+With `gold_per_label` (a learning curve), each seed's generations are scored for each k and draw: k real rows per
+label as gold, the other real rows as the test set; the curve (mean and sd over draws and seeds per k and training
+set) goes to `metrics.json` (`curve`) and `learning_curve.png`.
 """
 
 from __future__ import annotations
@@ -18,15 +22,16 @@ from pydantic import Field, model_validator
 from dualalign.alignment.config import AlignmentConfig
 from dualalign.alignment.stage import LabelsetPlansStage
 from dualalign.config import StrictModel
-from dualalign.eval.gold import read_labelled
+from dualalign.eval.curves import curve_figures, curve_plot, records
+from dualalign.eval.gold import per_label_split, read_labelled
 from dualalign.eval.scores import ScoreStage
 from dualalign.generate.engine import Engine
 from dualalign.generate.registry import EngineConfig, make_engine
 from dualalign.generate.sampling import SamplingConfig
 from dualalign.generate.stage import GenerationStage
-from dualalign.io import stable_hash
+from dualalign.io import atomic_path, stable_hash
 from dualalign.pipeline.run import run_stages
-from dualalign.runfolder import METRICS, RunFolder, Timer
+from dualalign.runfolder import LEARNING_CURVE, METRICS, RunFolder, Timer
 from dualalign.stage import Stage
 from dualalign.train.config import TrainConfig
 from dualalign.train.mixtures import summary_figures
@@ -48,6 +53,9 @@ class TstrConfig(StrictModel):
     gold_fraction: float = Field(0.0, ge=0, lt=1, description="share of the real rows kept apart as gold and mixed in")
     gold: Path | None = Field(None, description="real labelled text (same columns) trained on as gold and mixed in, "
                               "instead of a share of `real` (then every real row is scored)")  # fmt: skip
+    gold_per_label: list[int] = Field(default_factory=list, description="a learning curve: for each k, `draws` draws "
+                                      "of k real rows per label as gold, the other real rows scored")  # fmt: skip
+    draws: int = Field(5, ge=1, description="draws of the gold rows per k of `gold_per_label`")
     seeds: list[int] = Field(default_factory=lambda: [0, 1, 2], min_length=1)
     train: TrainConfig = Field(default_factory=TrainConfig)
     engine: EngineConfig = Field(default_factory=EngineConfig)
@@ -56,8 +64,12 @@ class TstrConfig(StrictModel):
 
     @model_validator(mode="after")
     def _one_gold(self) -> "TstrConfig":
-        if self.gold is not None and self.gold_fraction:
-            raise ValueError("give gold or gold_fraction, not both")
+        given = [name for name, on in (("gold", self.gold is not None), ("gold_fraction", bool(self.gold_fraction)),
+                                       ("gold_per_label", bool(self.gold_per_label))) if on]  # fmt: skip
+        if len(given) > 1:
+            raise ValueError(f"give one of gold, gold_fraction and gold_per_label, not {' and '.join(given)}")
+        if any(k < 1 for k in self.gold_per_label) or len(set(self.gold_per_label)) < len(self.gold_per_label):
+            raise ValueError(f"gold_per_label: distinct numbers >= 1, got {self.gold_per_label}")
         return self
 
 
@@ -76,7 +88,8 @@ def seed_stages(cfg: TstrConfig, seed: int, engine: Engine | None = None, progre
                         **common),  # fmt: skip
         ScoreStage(real=cfg.real, text_column=cfg.text_column, label_column=cfg.label_column, pack=cfg.pack,
                    gold_fraction=cfg.gold_fraction, gold=cfg.gold, variants=cfg.variants, train=cfg.train,
-                   encoder=cfg.alignment.grounding.embedding_model, **common),  # fmt: skip
+                   encoder=cfg.alignment.grounding.embedding_model, gold_per_label=sorted(cfg.gold_per_label),
+                   draws=cfg.draws if cfg.gold_per_label else 1, **common),  # fmt: skip
     ]
 
 
@@ -89,9 +102,13 @@ def real_texts(cfg: TstrConfig) -> list[str]:
 
 def run_tstr(cfg: TstrConfig, engine: Engine | None = None, progress: bool = True) -> dict:
     """Run each seed's stages (unchanged ones skipped, an interrupted generation resumed), then write the summary
-    per training set (mean and sd over seeds), one row per seed and training set, and the generation figures per
+    per training set (mean and sd over seeds: `tstr`; with `gold_per_label`, per k over draws and seeds: `curve`,
+    plotted in `learning_curve.png`), one row per seed (k and draw) and training set, and the generation figures per
     seed to `cfg.out/metrics.json`, recorded in `cfg.out/manifest.json`. `engine`: an already loaded engine."""
     real_texts(cfg)
+    if cfg.gold_per_label:  # a label too small for the largest k is one error, before any model loads
+        real = read_labelled(cfg.real, cfg.text_column, cfg.label_column, load_pack(cfg.pack))
+        per_label_split(real, max(cfg.gold_per_label), 0)
     out = RunFolder(cfg.out)
     seeds: dict[str, RunFolder] = {}
     with Timer() as timer, nullcontext(engine) if engine is not None else make_engine(cfg.engine) as active:
@@ -101,15 +118,26 @@ def run_tstr(cfg: TstrConfig, engine: Engine | None = None, progress: bool = Tru
             seeds[str(seed)] = stages[0].run
     scores = {seed: run.figures("scores") for seed, run in seeds.items()}
     table = pd.DataFrame([row for s in scores.values() for row in s["rows"]])
+    setup = {**cfg.model_dump(mode="json", exclude={"engine", "alignment"}), "model": cfg.engine.model}
+    outputs = [METRICS]
+    if cfg.gold_per_label:
+        summary = {"curve": curve_figures(table)}
+        title = f"{load_pack(cfg.pack).name}: {cfg.per_label} per label, {cfg.draws} draws x {len(cfg.seeds)} seeds"
+        with atomic_path(out.file(LEARNING_CURVE)) as tmp:
+            tmp.write_bytes(curve_plot(summary["curve"], title))
+        outputs.append(LEARNING_CURVE)
+    else:
+        summary = {"tstr": summary_figures(table)}
+        out.file(LEARNING_CURVE).unlink(missing_ok=True)  # an earlier curve's, in the same folder
+        setup["test_rows"] = scores[str(cfg.seeds[-1])]["test_rows"]
     metrics = {
-        "tstr": summary_figures(table),
-        "runs": table.to_dict(orient="records"),
+        **summary,
+        "runs": records(table),
         "generation": {seed: run.figures("generation") for seed, run in seeds.items()},
-        "setup": {**cfg.model_dump(mode="json", exclude={"engine", "alignment"}),
-                  "test_rows": scores[str(cfg.seeds[-1])]["test_rows"], "model": cfg.engine.model},  # fmt: skip
+        "setup": setup,
     }
-    out.write_figures(metrics)
+    out.write_figures({"curve": None, "tstr": None} | metrics)
     keys = {seed: {name: e["key"] for name, e in run.manifest()["stages"].items()} for seed, run in seeds.items()}
-    out.record("tstr", stable_hash(keys), [METRICS], timer.seconds, cfg.seeds[0], figures=sorted(metrics),
+    out.record("tstr", stable_hash(keys), outputs, timer.seconds, cfg.seeds[0], figures=sorted(metrics),
                seeds={seed: str(run.path) for seed, run in seeds.items()})  # fmt: skip
     return metrics

@@ -40,6 +40,31 @@ def test_tstr_small_configuration(shared_data, tmp_path, vllm_engine):
 
 
 @pytest.mark.slow
+def test_tstr_learning_curve_scores_cached_generations_per_k_and_draw(shared_data, tmp_path, vllm_engine):
+    """A curve over a real generation; scoring it again with another synthetic weight generates nothing."""
+    common = {"real": shared_data / "symptom2disease_public.csv", "pack": "symptom2disease", "per_label": 2,
+              "seeds": [1], "gold_per_label": [1, 3], "draws": 2}  # fmt: skip
+    metrics = run_tstr(TstrConfig(out=tmp_path, train={"synthetic_weight": "auto"}, **common), engine=vllm_engine)
+    assert "tstr" not in metrics and list(metrics["curve"]) == ["1", "3"]
+    sets = ["pack-prototype", "gold", "gold+guided", "gold+unguided", "guided", "unguided"]
+    runs = pd.DataFrame(metrics["runs"])
+    for k, curve in metrics["curve"].items():
+        assert list(curve) == sets
+        assert curve["gold"]["n_train"]["mean"] == 12 * int(k)
+        for variant in ("guided", "unguided"):
+            weights = runs[(runs["k"] == int(k)) & (runs["mixture"] == f"gold+{variant}")]["synthetic_weight"]
+            assert len(weights) == 2 and curve[f"gold+{variant}"]["synthetic_weight"]["values"] == weights.tolist()
+            assert set(weights) <= {0.0, 0.1, 0.3, 1.0}
+    assert (tmp_path / "learning_curve.png").stat().st_size > 10_000
+    assert read_json(tmp_path / "manifest.json")["stages"]["tstr"]["outputs"] == ["metrics.json", "learning_curve.png"]
+    generated = (tmp_path / "seed-1" / "generations.jsonl").read_text()
+    fixed = run_tstr(TstrConfig(out=tmp_path, train={"synthetic_weight": 1.0}, **common), engine=vllm_engine)
+    assert (tmp_path / "seed-1" / "generations.jsonl").read_text() == generated
+    assert {r["synthetic_weight"] for r in fixed["runs"] if "synthetic_weight" in r} == {1.0}
+    assert fixed["curve"]["1"]["guided"] == metrics["curve"]["1"]["guided"]  # the same rows alone, the same tests
+
+
+@pytest.mark.slow
 def test_tstr_is_a_run_folder_per_seed_and_resumes_after_sigkill(shared_data, tmp_path):
     """`tstr` runs stages over run folders: a manifest per seed and one for the whole comparison, and a run killed in
     the middle of its generations resumes without losing or repeating a request."""

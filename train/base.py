@@ -9,7 +9,7 @@ from typing import Any, ClassVar, Self
 
 import numpy as np
 
-from dualalign.errors import DataError, DualAlignError
+from dualalign.errors import ConfigError, DataError, DualAlignError
 
 
 def check_texts(texts: Sequence[str], what: str = "texts") -> list[str]:
@@ -40,17 +40,29 @@ def check_training_data(texts: Sequence[str], labels: Sequence[str]) -> tuple[li
 class TextClassifier(ABC):
     """Settings in the constructor, `fit(texts, labels)` returns self, fitted attributes end in `_`.
 
-    Subclasses implement `_fit(texts, y)` (y: indices into `classes_`) and `_predict_proba(texts)`.
+    Subclasses implement `_fit(texts, y)` (y: indices into `classes_`) and `_predict_proba(texts)`; one that sets
+    `takes_weights` implements `_fit(texts, y, sample_weight=None)`.
     """
 
     name: ClassVar[str]
+    takes_weights: ClassVar[bool] = False  # `fit` accepts a weight per training text
     classes_: list[str]
 
-    def fit(self, texts: Sequence[str], labels: Sequence[str]) -> Self:
+    def fit(self, texts: Sequence[str], labels: Sequence[str], sample_weight: Sequence[float] | None = None) -> Self:
+        """`sample_weight`: a weight >= 0 per text (None: all 1), for classifiers that take weights."""
         texts, labels = check_training_data(texts, labels)
         self.classes_ = sorted(set(labels))
         index = {c: i for i, c in enumerate(self.classes_)}
-        self._fit(texts, np.array([index[lab] for lab in labels], dtype=np.int64))
+        y = np.array([index[lab] for lab in labels], dtype=np.int64)
+        if sample_weight is None:
+            self._fit(texts, y)
+            return self
+        if not self.takes_weights:
+            raise ConfigError(f"classifier {self.name!r} takes no sample weights")
+        weights = np.asarray(sample_weight, dtype=np.float64)
+        if weights.shape != (len(texts),) or not np.all(weights >= 0):
+            raise DataError(f"sample_weight: expected {len(texts)} weights >= 0, got {weights.tolist()[:5]}...")
+        self._fit(texts, y, sample_weight=weights)
         return self
 
     def predict_proba(self, texts: Sequence[str]) -> np.ndarray:

@@ -146,15 +146,18 @@ def table_row(mixture: str, seed: int, n_train: int, scores: Mapping[str, Any]) 
 def run_mixtures(classifier: str, gold: LabelledTexts, test: LabelledTexts,
                  synthetic: Mapping[str, LabelledTexts] | None = None, mixtures: Sequence[str] | None = None,
                  seeds: Sequence[int] = (0, 1, 2), ratio: float | None = 1.0, cap: int | None = None,
-                 settings: dict[str, Any] | None = None) -> MixtureResults:
+                 settings: dict[str, Any] | None = None, synthetic_weight: float | str = 1.0) -> MixtureResults:
     """Train `classifier` (a registry name) on each mixture with each seed and score it on the real `test` set.
 
     `synthetic`: texts per variant. `mixtures` defaults to every mixture whose data was given. The seed drives both
     the synthetic draw and the classifier. The label set is the test set's and gold's labels; a training label
-    outside it is a DataError.
+    outside it is a DataError. `synthetic_weight`: the weight of the synthetic rows of a gold + synthetic mixture
+    (gold rows weigh 1), or "auto" (chosen per mixture and seed from the gold rows alone: `train.weighting`); a
+    `gold+` row of the table records it as `synthetic_weight`.
     """
     from dualalign.train.classification import classification_metrics
     from dualalign.train.registry import make_classifier
+    from dualalign.train.weighting import choose_weight, fit_weighted
 
     if len(test) == 0:
         raise DataError("run_mixtures: the test set is empty")
@@ -170,9 +173,16 @@ def run_mixtures(classifier: str, gold: LabelledTexts, test: LabelledTexts,
             stray = sorted(set(train.labels) - set(labels))
             if stray:
                 raise DataError(f"mixture {mix!r}: training labels {stray} occur in neither the test set nor gold")
-            model = make_classifier(classifier, **{**(settings or {}), "seed": seed}).fit(train.texts, train.labels)
+            weight = {}
+            if mix.startswith("gold+"):
+                drawn = train.take(range(len(gold), len(train)))
+                w = (choose_weight(classifier, settings, seed, gold, drawn) if synthetic_weight == "auto"
+                     else float(synthetic_weight))  # fmt: skip
+                model, weight = fit_weighted(classifier, settings, seed, gold, drawn, w), {"synthetic_weight": w}
+            else:
+                model = make_classifier(classifier, **{**(settings or {}), "seed": seed}).fit(train.texts, train.labels)
             scores = classification_metrics(test.labels, model.predict(test.texts), labels)
-            rows.append(table_row(mix, seed, len(train), scores))
+            rows.append(table_row(mix, seed, len(train), scores) | weight)
             label_rows += [{"mixture": mix, "seed": seed, "label": lab, **vals}
                            for lab, vals in scores["per_label"].items()]
             matrix = np.asarray(scores["confusion_matrix"])
