@@ -188,7 +188,7 @@ def test_tstr_gold_is_a_share_of_the_real_file_or_a_file_of_its_own(tmp_path):
     pd.DataFrame({"text": ["Doctor: Do you smoke?\nPatient: No."], "label": ["social history"]}).to_csv(gold)
     cfg = TstrConfig(real=real, gold=gold, pack=PACK)
     assert real_texts(cfg) == ["Doctor: Any fever?\nPatient: No.", "Doctor: Do you smoke?\nPatient: No."]
-    with pytest.raises(ValidationError, match="gold or gold_fraction, not both"):
+    with pytest.raises(ValidationError, match="not gold and gold_fraction"):
         TstrConfig(real=real, gold=gold, gold_fraction=0.2, pack=PACK)
     pd.DataFrame({"text": ["x"], "label": ["vitals"]}).to_csv(gold)
     with pytest.raises(DataError, match="labels not in pack 'aci_sections': \\['vitals'\\]"):
