@@ -33,13 +33,36 @@ def show_generation(metrics: dict) -> None:
         for variant, f in metrics.get("generation", {}).items()
     }  # fmt: skip
     print_figures(console, "generation, quality gate and grounding", "variant", rows)
+    _print_reasons("rejected candidates", [f["rejections_by_reason"] for f in metrics.get("generation", {}).values()])
+
+
+def _print_reasons(what: str, counts: list[dict[str, int]]) -> None:
+    """One line: the rejection reasons summed over `counts`, the most frequent first."""
     reasons: dict[str, int] = {}
-    for f in metrics.get("generation", {}).values():
-        for reason, n in f["rejections_by_reason"].items():
+    for count in counts:
+        for reason, n in count.items():
             reasons[reason] = reasons.get(reason, 0) + n
     if reasons:
         top = ", ".join(f"{r} {n}" for r, n in sorted(reasons.items(), key=lambda kv: -kv[1]))
-        console.print(f"rejected candidates by reason: {top}", highlight=False)
+        console.print(f"{what} by reason: {top}", highlight=False)
+
+
+def show_encounters(metrics: dict) -> None:
+    """Encounters per variant: how many pairs, notes and conversations the gate accepted, and why parts failed."""
+    figures = metrics.get("encounters", {})
+    rows = {
+        variant: {
+            "encounters": str(f["encounters"]), "accepted": str(f["accepted"]),
+            "notes": str(f["notes_accepted"]), "conversations": str(f["conversations_accepted"]),
+            "sections": f"{f['sections_accepted']}/{f['sections']}", "pieces": f"{f['pieces_accepted']}/{f['pieces']}",
+            "mean turns": f"{f['mean_turns']:.1f}" if f["mean_turns"] is not None else "-",
+        }
+        for variant, f in figures.items()
+    }  # fmt: skip
+    print_figures(console, "encounters and their parts accepted by the gate", "variant", rows)
+    _print_reasons("rejected sections, pieces and conversations",
+                   [c for f in figures.values()
+                    for c in (f["part_rejections_by_reason"], f["conversation_rejections_by_reason"])])  # fmt: skip
 
 
 def run(
@@ -62,7 +85,10 @@ def run(
         raise typer.BadParameter(f"unknown stages {unknown}; stages: {', '.join(STAGES)}")
     pipeline = Pipeline(load_config(config), force=force, release_override=release_override)
     pipeline.run_all(wanted)
-    show_generation(read_json(pipeline.run.path / "metrics.json"))
+    metrics = read_json(pipeline.run.path / "metrics.json")
+    show_generation(metrics)
+    if "encounters" in metrics:
+        show_encounters(metrics)
     console.print(f"run folder: [bold]{pipeline.run.path}[/]")
 
 
