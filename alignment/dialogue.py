@@ -2,9 +2,10 @@
 render them, and the gate rules for a conversation, each a pure function returning a named reason or None.
 
 Rules, in the order `conversation_reasons` lists them: `narrator_line` (a line without a speaker, a narrator's
-line, or a stage direction such as "(laughs)" or "*examines the knee*"), `missing_speaker` (the doctor or the
-patient never speaks), `third_speaker` (anyone else, unless the plan has a companion: then one other speaker),
-`not_alternating` (one speaker twice in a row), `too_few_turns`, `turn_too_short`, `turn_too_long`,
+line, or a stage direction such as "(laughs)" or "*examines the knee*"), `patient_third_person` (the patient
+speaks of "the patient", as a note does: none of ACI-Bench's 1,807 train patient turns does), `missing_speaker`
+(the doctor or the patient never speaks), `third_speaker` (anyone else, unless the plan has a companion: then one
+other speaker), `not_alternating` (one speaker twice in a row), `too_few_turns`, `turn_too_short`, `turn_too_long`,
 `finding_not_raised` (a planned finding whose term or lay words appear in no turn), `copy` (a run of `copy_ngram`
 words shared with a shot or a reference text), `phi` (`alignment.phi`).
 """
@@ -28,8 +29,9 @@ SPEAKER_LINE = re.compile(
     r"^\s*(?:\[(?P<tag>[a-z_ ]{1,30})\]|\**(?P<name>[A-Z][A-Za-z]*(?: [A-Za-z]+){0,2})\**\s*:\**)\s*(?P<text>.*)$"
 )
 STAGE_DIRECTION = re.compile(r"\*[^*\n]{1,80}\*|\((?:[a-z]+[ ,]*){1,8}\)|^\s*\[[^\]]*\]\s*$")
-REASONS = ("narrator_line", "missing_speaker", "third_speaker", "not_alternating", "too_few_turns", "turn_too_short",
-           "turn_too_long", "finding_not_raised", "copy", "phi")  # fmt: skip
+THE_PATIENT = re.compile(r"\bthe patient\b", re.IGNORECASE)
+REASONS = ("narrator_line", "patient_third_person", "missing_speaker", "third_speaker", "not_alternating",
+           "too_few_turns", "turn_too_short", "turn_too_long", "finding_not_raised", "copy", "phi")  # fmt: skip
 
 
 @dataclass(frozen=True)
@@ -88,6 +90,11 @@ def narrator_reason(turns: Sequence[Turn]) -> str | None:
     return "narrator_line" if bad else None
 
 
+def voice_reason(turns: Sequence[Turn]) -> str | None:
+    bad = any(t.speaker == PATIENT and THE_PATIENT.search(t.text) for t in turns)
+    return "patient_third_person" if bad else None
+
+
 def speaker_reason(turns: Sequence[Turn], companion: bool = False) -> str | None:
     speakers = {t.speaker for t in turns if t.speaker}
     if not {DOCTOR, PATIENT} <= speakers:
@@ -129,7 +136,7 @@ def conversation_reasons(turns: Sequence[Turn], cfg: ConversationGateConfig, fin
     """Every rule the conversation breaks, in the order of `REASONS` (the first names a rejection); the PHI rule
     runs when a detector is given (it is the slow one)."""
     reasons = [
-        narrator_reason(turns), speaker_reason(turns, companion), alternation_reason(turns),
+        narrator_reason(turns), voice_reason(turns), speaker_reason(turns, companion), alternation_reason(turns),
         length_reason(turns, cfg), findings_reason(turns, findings), copy_reason(turns, references, cfg.copy_ngram),
         phi_reason(turns, phi) if phi is not None else None,
     ]  # fmt: skip

@@ -65,6 +65,8 @@ def broken(turns: list[Turn], at: int, *extra: Turn) -> list[Turn]:
     (lambda t: broken(t, 2, *parse_dialogue("Narrator: Later that day.")), "narrator_line"),
     (lambda t: broken(t, 2, *parse_dialogue("*The doctor listens to her heart.*")), "narrator_line"),
     (lambda t: [Turn(x.speaker, x.text + " (laughs)") if i == 3 else x for i, x in enumerate(t)], "narrator_line"),
+    (lambda t: [Turn(x.speaker, "The patient is diagnosed with it .") if x.speaker == PATIENT else x for x in t],
+     "patient_third_person"),
     (lambda t: broken(t, 2, Turn("Nurse", "the blood pressure cuff is ready ."), Turn(t[1].speaker, "okay .")),
      "third_speaker"),
     (lambda t: [x for x in t if x.speaker == DOCTOR][:1], "missing_speaker"),
