@@ -2,6 +2,7 @@
 them, one record per encounter and variant, and a run killed among its conversations resumed exactly once; in
 dialogue-first order, the conversation written first and the note from it."""
 
+import json
 import os
 import signal
 import subprocess
@@ -186,3 +187,17 @@ def test_in_dialogue_first_order_the_note_is_written_from_the_accepted_conversat
         assert not section_problems(pairs, PACK.encounter.sections, required=())
         assert [name for name, _ in pairs] == [s["section"] for s in row.sections if s["status"] == "ok"]
     assert (table["conversation"] != "").any()
+
+
+def test_a_dialogue_first_section_is_reviewed_with_its_note_conversation_and_the_profile_shown(dialogue_first_run):
+    from dualalign.eval.review import review_items
+
+    out, table = dialogue_first_run
+    items = review_items(RunFolder(out), PACK, threshold=0.3)
+    assert len(items) == sum(s["status"] == "ok" for sections in table["sections"] for s in sections)
+    by_key = table.set_index(["note_id", "variant"])
+    for item in items.to_dict("records"):
+        record = by_key.loc[(item["note_id"], item["variant"])]
+        assert item["text"] in record["note"] and item["note"] == record["note"]
+        assert item["conversation"] == (record["conversation"] or None)
+        assert item["profile_shown"] and item["profile"] == json.loads(record["profile"])  # guided: shown the profile
