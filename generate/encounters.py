@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import json
 import logging
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
 import pandas as pd
@@ -75,7 +75,7 @@ def run_encounters_stage(cfg: AlignmentConfig, engine_cfg: BaseEngineConfig, sam
         if cfg.conversation.order == NOTE_FIRST:
             pieces = {k: conversation_pieces(s, accepted_sections(s, generations), pack, cfg, seed)
                       for k, s in encounters.items()}  # fmt: skip
-            generate_conversations(pieces, engines, run, gate, cfg, sampling, key, progress)
+            generate_conversations(pieces, engines, run, lambda: gate, cfg, sampling, key, progress)
             sections = {k: [Piece("section", p.section, None, plan=p) for p in s] for k, s in encounters.items()}
         else:
             pieces, sections = dialogue_first_parts(encounters, run, pack, cfg, seed)
@@ -95,10 +95,10 @@ def encounter_gate(pack: ConditionPack, cfg: AlignmentConfig, references: Sequen
 
 
 def generate_conversations(pieces: dict[tuple[str, str], list[Piece]], engines: EngineOnDemand, run: RunFolder,
-                           gate: EncounterGate, cfg: AlignmentConfig, sampling: SamplingConfig, key: str,
+                           judge: Callable[[], EncounterGate], cfg: AlignmentConfig, sampling: SamplingConfig, key: str,
                            progress: bool) -> None:  # fmt: skip
     """Write the pieces' plans; generate those not yet in `conversations.jsonl` (moved aside first if made under
-    another `key`), each appended as it is final."""
+    another `key`), each appended as it is final, through `judge()`'s gate (asked for only when there is work)."""
     plans = [p.plan for ps in pieces.values() for p in ps if p.plan is not None]
     write_plans(run.file(CONVERSATION_PLANS), plans)
     meta_path, path = run.file(META), run.file(CONVERSATIONS)
@@ -109,7 +109,7 @@ def generate_conversations(pieces: dict[tuple[str, str], list[Piece]], engines: 
     write_json(meta_path, {"key": key})
     done = {r.id for r in read_generations(path)}
     if any(p.id not in done for p in plans):
-        summary = generate_plans(plans, engines(), run.path, gate, cfg, sampling, progress, name=CONVERSATIONS)
+        summary = generate_plans(plans, engines(), run.path, judge(), cfg, sampling, progress, name=CONVERSATIONS)
         log.info("conversations: %s", summary)
 
 
@@ -123,14 +123,14 @@ def dialogue_first_parts(encounters: dict[tuple[str, str], list[Plan]], run: Run
     return pieces, sections
 
 
-def write_dialogue_first(plans: Sequence[Plan], engines: EngineOnDemand, run: RunFolder, gate: EncounterGate,
-                         pack: ConditionPack, cfg: AlignmentConfig, sampling: SamplingConfig, key: str, seed: int,
-                         progress: bool) -> list[Plan]:  # fmt: skip
+def write_dialogue_first(plans: Sequence[Plan], engines: EngineOnDemand, run: RunFolder,
+                         judge: Callable[[], EncounterGate], pack: ConditionPack, cfg: AlignmentConfig,
+                         sampling: SamplingConfig, key: str, seed: int, progress: bool) -> list[Plan]:  # fmt: skip
     """The generation stage's first half in dialogue-first order: generate (resuming) the conversations planned from
     the section plans; returns the section plans asked again with them, which the stage then generates."""
     encounters = encounters_of(plans)
     generate_conversations({k: conversation_pieces(s, None, pack, cfg, seed) for k, s in encounters.items()},
-                           engines, run, gate, cfg, sampling, key, progress)  # fmt: skip
+                           engines, run, judge, cfg, sampling, key, progress)  # fmt: skip
     _, sections = dialogue_first_parts(encounters, run, pack, cfg, seed)
     return [p.plan for ps in sections.values() for p in ps if p.plan is not None]
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Sequence
 from dataclasses import dataclass
+from functools import cache
 from pathlib import Path
 
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
@@ -140,13 +141,13 @@ def run_generation_stage(
     meta_path, gen_path = run.path / GENERATIONS_META, run.path / GENERATIONS
 
     pack = load_pack(pack_ref)
-    gate = encounter_gate(pack, cfg, references)  # judges exchanges and conversation pieces too
-    with EngineOnDemand(engine_cfg, engine) as engines:
+    judge = cache(lambda: encounter_gate(pack, cfg, references))  # made when there is text to judge; it judges
+    with EngineOnDemand(engine_cfg, engine) as engines:  # label-set exchanges and conversation pieces too
         if cfg.granularity == "encounters" and cfg.conversation.order == DIALOGUE_FIRST:
-            plans = write_dialogue_first(plans, engines, run, gate, pack, cfg, sampling, key, seed, progress)
+            plans = write_dialogue_first(plans, engines, run, judge, pack, cfg, sampling, key, seed, progress)
         done = {r.id for r in read_generations(gen_path)}
         if any(p.id not in done for p in plans):
-            summary = generate_plans(plans, engines(), run.path, gate, cfg, sampling, progress)
+            summary = generate_plans(plans, engines(), run.path, judge(), cfg, sampling, progress)
             log.info("generation: %s", summary)
         if engines.active is not None:
             write_json(meta_path, {**meta, "loaded": engines.loaded,
