@@ -1,7 +1,9 @@
 """The encounters stage's work (granularity `encounters`): after the note sections are generated and judged, plan
 each encounter's conversation from its accepted sections (`alignment.encounters`), generate the pieces through the
 encounter gate (appended to `conversations.jsonl` as they are final, resumable after a kill), and write one
-encounter record per encounter and variant to `encounters.parquet`.
+encounter record per encounter and variant to `encounters.parquet`. In dialogue-first order
+(`alignment.conversation.order`) the generation stage writes the conversations first, planned from the section plans,
+and then the sections asked again with them (`write_dialogue_first`); this stage then writes the records only.
 
 An encounter's record holds its note (accepted sections rendered under their headings) and every section with its
 status, its conversation (accepted pieces joined) and every piece with its status, the plan it came from (patient,
