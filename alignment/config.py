@@ -52,8 +52,17 @@ class GateConfig(StrictModel):
         return self
 
 
+NOTE_FIRST, DIALOGUE_FIRST = "note_first", "dialogue_first"
+
+
 class ConversationGateConfig(StrictModel):
-    """The gate rules for a doctor-patient conversation (`alignment.dialogue`)."""
+    """How an encounter's conversation is written (`order`) and the gate rules for it (`alignment.dialogue`)."""
+
+    order: Literal["note_first", "dialogue_first"] = Field(
+        NOTE_FIRST, description="granularity `encounters`: note_first writes the note from the plan, then the "
+        "conversation from the accepted note (note to dialogue, MedSynth's order); dialogue_first writes the "
+        "conversation from the plan, then the note from the accepted conversation (dialogue to note)",
+    )  # fmt: skip
 
     min_turns: int = Field(6, ge=2, description="spoken turns, the doctor's and the patient's together")
     min_turn_words: int = Field(1, ge=1)
@@ -105,6 +114,16 @@ class AlignmentConfig(StrictModel):
                                       {"keys": ", ".join(f"alignment.{k}" for k in moved),
                                        "new": ", ".join(f"sampling.{k}" for k in moved)})  # fmt: skip
         return data
+
+    @model_validator(mode="after")
+    def _order_needs_encounters(self) -> "AlignmentConfig":
+        if self.conversation.order != NOTE_FIRST and self.granularity != "encounters":
+            raise PydanticCustomError(
+                "order_needs_encounters", "conversation.order '{order}' orders an encounter's note and conversation: "
+                "it needs granularity 'encounters', not '{granularity}'",
+                {"order": self.conversation.order, "granularity": self.granularity},
+            )
+        return self
 
     @field_validator("variants")
     @classmethod

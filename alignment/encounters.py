@@ -14,6 +14,11 @@ write, each a begun reply "Doctor:" cut at the next doctor's turn: an opening fr
 greeting given, the patient's answer written); an exchange per planned finding from the section it was written in
 (variants shown the mentions), or one per middle section (the others); a closing from the assessment and plan. A piece
 whose section was rejected is not planned: `conversation_pieces` names it with the reason `source_section_rejected`.
+
+Dialogue-first order (`alignment.conversation.order`): the same pieces are planned from the plan alone (no section's
+text: the planned finding and the note type), before any note; then each section plan is asked again with the accepted
+conversation put before its request (`note_from_conversation`), so the routing, the facts known at the visit and the
+begun replies are the section plans'. With no accepted piece, no section is planned (`source_conversation_rejected`).
 """
 
 from __future__ import annotations
@@ -48,6 +53,7 @@ CONVERSATION_STOP = ["\nDoctor:", "\n\n"]  # a piece is one doctor's turn and wh
 # "Doctor: 12324-P"), and the patient answers it from the chief complaint.
 PIECE_START, OPENING_START = "Doctor:", "Doctor: Hello, what brings you in today?\nPatient:"
 SOURCE_REJECTED = "source_section_rejected"
+CONVERSATION_REJECTED = "source_conversation_rejected"
 
 
 def build_section_plans(profiles: pd.DataFrame, notes: pd.DataFrame, pack: ConditionPack, cfg: AlignmentConfig,
@@ -123,10 +129,11 @@ class Piece:
     skipped: str | None = None
 
 
-def conversation_pieces(sections: Sequence[Plan], accepted: dict[str, str], pack: ConditionPack,
+def conversation_pieces(sections: Sequence[Plan], accepted: dict[str, str] | None, pack: ConditionPack,
                         cfg: AlignmentConfig, seed: int) -> list[Piece]:  # fmt: skip
     """The pieces of one encounter's conversation, in order, from its section plans (one note, one variant) and
-    the accepted text of each section (`accepted`: section -> text; a rejected section is absent)."""
+    the accepted text of each section (`accepted`: section -> text; a rejected section is absent), or from the plan
+    alone (`accepted` None: dialogue-first order)."""
     first, order = sections[0], [p.section for p in sections]
     aligned = first.prompted
     specs: list[tuple[str, str, PlannedMention | None]] = [("opening", order[0], None)]
@@ -140,11 +147,11 @@ def conversation_pieces(sections: Sequence[Plan], accepted: dict[str, str], pack
     pieces = []
     for i, (name, section, mention) in enumerate(specs):
         term = mention.term if mention else None
-        if section not in accepted:
+        if accepted is not None and section not in accepted:
             pieces.append(Piece(name, section, term, skipped=SOURCE_REJECTED))
             continue
         prompt = render("conversation.j2", cfg.templates, section=section, note_type=note_type,
-                        source=accepted[section], piece=name, term=term)  # fmt: skip
+                        source=accepted[section] if accepted is not None else None, piece=name, term=term)  # fmt: skip
         plan = finish({
             "variant": first.variant, "kind": "conversation", "granularity": "encounters",
             "patient_id": first.patient_id, "note_id": first.note_id, "note_type": first.note_type,
@@ -157,6 +164,22 @@ def conversation_pieces(sections: Sequence[Plan], accepted: dict[str, str], pack
         })  # fmt: skip
         pieces.append(Piece(name, section, term, plan=plan))
     return pieces
+
+
+def note_from_conversation(sections: Sequence[Plan], conversation: str, cfg: AlignmentConfig) -> list[Piece]:
+    """Dialogue-first order: each section plan of one encounter asked again with its accepted `conversation` (the
+    pieces joined) before its request; none where no piece was accepted."""
+    out = []
+    for plan in sections:
+        if not conversation:
+            out.append(Piece("section", plan.section, None, skipped=CONVERSATION_REJECTED))
+            continue
+        source = render("note_source.j2", cfg.templates, conversation=conversation.strip())
+        messages = [m.model_copy(update={"content": f"{source}\n{m.content}"}) if m.role == "user" else m
+                    for m in plan.messages]  # fmt: skip
+        fields = plan.model_dump(mode="json", exclude={"id"}) | {"messages": [m.model_dump() for m in messages]}
+        out.append(Piece("section", plan.section, None, plan=finish(fields)))
+    return out
 
 
 def encounters_of(plans: Sequence[Plan]) -> dict[tuple[str, str], list[Plan]]:

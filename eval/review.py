@@ -11,6 +11,7 @@ all count: an item is implausible (unsafe) when any reviewer says so.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Sequence
 from datetime import datetime, timezone
 from itertools import combinations
@@ -66,20 +67,25 @@ def review_items(run: RunFolder, pack: ConditionPack, threshold: float) -> pd.Da
     items["text_hash"] = items["text"].map(text_hash)
     items["label_name"] = items["label"].map(lambda x: names.get(x, x))
     items["planned_label_name"] = items["planned_label"].map(lambda x: names.get(x, x))
-    shown = items["plan_id"].map(lambda p: plans[p].profile if p in plans else None)
-    cohort = _cohort_profiles(run)
-    items["profile_shown"] = shown.notna()
-    items["profile"] = [p if p is not None else cohort.get(pid) for p, pid in zip(shown, items["patient_id"])]
+    shown = [plans[p].profile if p in plans else None for p in items["plan_id"]]
     items["note"] = items["plan_id"].map(
         lambda p: notes.at[p, "text"] if notes is not None and p in notes.index and notes.at[p, "n_sentences"] > 1
         else None)  # fmt: skip
     items["conversation"] = None
-    if run.file(ENCOUNTERS).is_file():  # an encounter's section: its whole note, and the conversation written from it
-        encounters = pd.read_parquet(run.file(ENCOUNTERS), columns=["note_id", "variant", "note", "conversation"])
+    if run.file(ENCOUNTERS).is_file():  # an encounter's section: its whole note, and the conversation written with it
+        encounters = pd.read_parquet(run.file(ENCOUNTERS), columns=["note_id", "variant", "note", "conversation",
+                                                                    "profile"])  # fmt: skip
         pairs = {(e.note_id, e.variant): e for e in encounters.itertuples()}
         found = [pairs.get(key) for key in zip(items["note_id"], items["variant"])]
         items["note"] = [e.note if e is not None and e.note else n for e, n in zip(found, items["note"])]
         items["conversation"] = [e.conversation if e is not None and e.conversation else None for e in found]
+        # dialogue-first order: a section's plan (asked again with the conversation) is not in the plans: the
+        # record holds the profile its encounter was shown
+        shown = [s if s is not None or e is None or not e.profile else json.loads(e.profile)
+                 for s, e in zip(shown, found)]  # fmt: skip
+    cohort = _cohort_profiles(run)
+    items["profile_shown"] = [s is not None for s in shown]
+    items["profile"] = [p if p is not None else cohort.get(pid) for p, pid in zip(shown, items["patient_id"])]
     items["candidates"] = items["plan_id"].map(lambda p: _candidates(records.get(p)))
     items["label_margin"] = (items["label_similarity"] - threshold).round(4)
     items["threshold_distance"] = np.minimum((items["label_similarity"] - threshold).abs(),

@@ -1,7 +1,9 @@
 """The encounters stage's work (granularity `encounters`): after the note sections are generated and judged, plan
 each encounter's conversation from its accepted sections (`alignment.encounters`), generate the pieces through the
 encounter gate (appended to `conversations.jsonl` as they are final, resumable after a kill), and write one
-encounter record per encounter and variant to `encounters.parquet`.
+encounter record per encounter and variant to `encounters.parquet`. In dialogue-first order
+(`alignment.conversation.order`) the generation stage writes the conversations first, planned from the section plans,
+and then the sections asked again with them (`write_dialogue_first`); this stage then writes the records only.
 
 An encounter's record holds its note (accepted sections rendered under their headings) and every section with its
 status, its conversation (accepted pieces joined) and every piece with its status, the plan it came from (patient,
@@ -14,28 +16,27 @@ from __future__ import annotations
 
 import json
 import logging
-from collections.abc import Sequence
-from contextlib import nullcontext
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
 import pandas as pd
 
-from dualalign.alignment.config import AlignmentConfig
+from dualalign.alignment.config import NOTE_FIRST, AlignmentConfig
 from dualalign.alignment.dialogue import parse_dialogue, render_dialogue
 from dualalign.alignment.encounter_gate import EncounterGate
-from dualalign.alignment.encounters import Piece, conversation_pieces, encounters_of
+from dualalign.alignment.encounters import Piece, conversation_pieces, encounters_of, note_from_conversation
 from dualalign.alignment.plans import Plan, read_plans
 from dualalign.alignment.sections import render_note
 from dualalign.alignment.stage import write_plans
 from dualalign.errors import DataError
 from dualalign.generate.engine import BaseEngineConfig, Engine
 from dualalign.generate.records import GenerationRecord, read_generations
-from dualalign.generate.registry import make_engine
+from dualalign.generate.registry import EngineOnDemand
 from dualalign.generate.run import generate_plans
 from dualalign.generate.sampling import SamplingConfig
 from dualalign.io import read_json, stable_hash, write_json, write_parquet
 from dualalign.runfolder import CONVERSATION_PLANS, CONVERSATIONS, ENCOUNTERS, GENERATIONS, PLANS, RunFolder
-from dualalign.trajectories.pack import load_pack
+from dualalign.trajectories.pack import ConditionPack, load_pack
 
 log = logging.getLogger(__name__)
 META = "conversations.meta.json"
@@ -62,39 +63,85 @@ def accepted_sections(sections: Sequence[Plan], generations: dict[str, Generatio
 def run_encounters_stage(cfg: AlignmentConfig, engine_cfg: BaseEngineConfig, sampling: SamplingConfig, pack_ref: str,
                          run: RunFolder, key: str, seed: int, progress: bool = True, engine: Engine | None = None,
                          references: Sequence[str] = ()) -> tuple[dict, dict | None]:  # fmt: skip
-    """Plan, generate (resuming) and record the conversations; write the encounter records. Returns the
-    `encounters` figures and what the engine ran as (None when every piece was already generated).
+    """Note-first order: plan, generate (resuming) and record the conversations. Either order: write the encounter
+    records (dialogue-first: the generation stage wrote the conversations and the notes written from them). Returns
+    the `encounters` figures and what the engine ran as (None when every piece was already generated).
 
     `key`: what decides a piece's text besides its plan; conversations made under another are moved aside (kept,
     renamed with their key), as the generation stage does with its texts."""
     pack = load_pack(pack_ref)
     encounters = encounters_of(read_plans(run.file(PLANS)))
     generations = {g.id: g for g in read_generations(run.file(GENERATIONS))}
-    pieces = {k: conversation_pieces(s, accepted_sections(s, generations), pack, cfg, seed)
-              for k, s in encounters.items()}  # fmt: skip
+    gate = encounter_gate(pack, cfg, references)
+    with EngineOnDemand(engine_cfg, engine) as engines:
+        if cfg.conversation.order == NOTE_FIRST:
+            pieces = {k: conversation_pieces(s, accepted_sections(s, generations), pack, cfg, seed)
+                      for k, s in encounters.items()}  # fmt: skip
+            generate_conversations(pieces, engines, run, lambda: gate, cfg, sampling, key, progress)
+            sections = {k: [Piece("section", p.section, None, plan=p) for p in s] for k, s in encounters.items()}
+        else:
+            pieces, sections = dialogue_first_parts(encounters, run, pack, cfg, seed)
+        loaded = engines.loaded
+    records = {r.id: r for r in read_generations(run.file(CONVERSATIONS))}
+    rows = [encounter_record(encounters[k], sections[k], pieces[k], generations, records, gate, cfg.conversation.order)
+            for k in encounters]  # fmt: skip
+    table = pd.DataFrame(rows)
+    write_parquet(run.file(ENCOUNTERS), table)
+    return encounter_figures(table), loaded
+
+
+def encounter_gate(pack: ConditionPack, cfg: AlignmentConfig, references: Sequence[str]) -> EncounterGate:
+    """The gate of sections and conversation pieces, with the configured reference conversations."""
+    return EncounterGate(pack, cfg.grounding, cfg.gate, cfg.conversation, references,
+                         reference_conversations(cfg.conversation.references))  # fmt: skip
+
+
+def generate_conversations(pieces: dict[tuple[str, str], list[Piece]], engines: EngineOnDemand, run: RunFolder,
+                           judge: Callable[[], EncounterGate], cfg: AlignmentConfig, sampling: SamplingConfig, key: str,
+                           progress: bool) -> None:  # fmt: skip
+    """Write the pieces' plans; generate those not yet in `conversations.jsonl` (moved aside first if made under
+    another `key`), each appended as it is final, through `judge()`'s gate (asked for only when there is work)."""
     plans = [p.plan for ps in pieces.values() for p in ps if p.plan is not None]
     write_plans(run.file(CONVERSATION_PLANS), plans)
-
     meta_path, path = run.file(META), run.file(CONVERSATIONS)
     if path.exists() and meta_path.exists() and read_json(meta_path)["key"] != key:
         old = read_json(meta_path)["key"]
         path.rename(run.path / f"conversations.{old}.jsonl")
         log.warning("conversation settings changed: earlier conversations kept as conversations.%s.jsonl", old)
     write_json(meta_path, {"key": key})
-    gate = EncounterGate(pack, cfg.grounding, cfg.gate, cfg.conversation, references,
-                         reference_conversations(cfg.conversation.references))  # fmt: skip
-    loaded = None
     done = {r.id for r in read_generations(path)}
     if any(p.id not in done for p in plans):
-        with nullcontext(engine) if engine is not None else make_engine(engine_cfg) as active:
-            loaded = active.describe()
-            summary = generate_plans(plans, active, run.path, gate, cfg, sampling, progress, name=CONVERSATIONS)
+        summary = generate_plans(plans, engines(), run.path, judge(), cfg, sampling, progress, name=CONVERSATIONS)
         log.info("conversations: %s", summary)
-    records = {r.id: r for r in read_generations(path)}
-    rows = [encounter_record(encounters[k], pieces[k], generations, records, gate) for k in encounters]
-    table = pd.DataFrame(rows)
-    write_parquet(run.file(ENCOUNTERS), table)
-    return encounter_figures(table), loaded
+
+
+def dialogue_first_parts(encounters: dict[tuple[str, str], list[Plan]], run: RunFolder, pack: ConditionPack,
+                         cfg: AlignmentConfig, seed: int) -> tuple[dict, dict]:  # fmt: skip
+    """Dialogue-first order: each encounter's conversation pieces, planned from its section plans alone, and its
+    note's sections, planned from the accepted pieces in `conversations.jsonl` (`note_from_conversation`)."""
+    pieces = {k: conversation_pieces(s, None, pack, cfg, seed) for k, s in encounters.items()}
+    records = {r.id: r for r in read_generations(run.file(CONVERSATIONS))}
+    sections = {k: note_from_conversation(s, conversation_text(pieces[k], records), cfg) for k, s in encounters.items()}
+    return pieces, sections
+
+
+def write_dialogue_first(plans: Sequence[Plan], engines: EngineOnDemand, run: RunFolder,
+                         judge: Callable[[], EncounterGate], pack: ConditionPack, cfg: AlignmentConfig,
+                         sampling: SamplingConfig, key: str, seed: int, progress: bool) -> list[Plan]:  # fmt: skip
+    """The generation stage's first half in dialogue-first order: generate (resuming) the conversations planned from
+    the section plans; returns the section plans asked again with them, which the stage then generates."""
+    encounters = encounters_of(plans)
+    generate_conversations({k: conversation_pieces(s, None, pack, cfg, seed) for k, s in encounters.items()},
+                           engines, run, judge, cfg, sampling, key, progress)  # fmt: skip
+    _, sections = dialogue_first_parts(encounters, run, pack, cfg, seed)
+    return [p.plan for ps in sections.values() for p in ps if p.plan is not None]
+
+
+def conversation_text(pieces: Sequence[Piece], records: dict[str, GenerationRecord]) -> str:
+    """The accepted pieces joined into one conversation ("" when none was accepted)."""
+    texts = [records[p.plan.id].text for p in pieces if p.plan is not None and p.plan.id in records
+             and records[p.plan.id].ok]  # fmt: skip
+    return render_dialogue(parse_dialogue("\n".join(texts))) if texts else ""
 
 
 def _part(record: GenerationRecord | None) -> tuple[str, list[str]]:
@@ -106,35 +153,36 @@ def _part(record: GenerationRecord | None) -> tuple[str, list[str]]:
     return "rejected", sorted({c.reason for c in record.candidates if c.reason}) or [record.error_kind]
 
 
-def encounter_record(sections: Sequence[Plan], pieces: Sequence[Piece], generations: dict[str, GenerationRecord],
-                     conversations: dict[str, GenerationRecord], gate: EncounterGate) -> dict:  # fmt: skip
-    """One encounter and variant: its note, conversation, plan, statuses and gate reasons."""
-    first = sections[0]
+def encounter_record(plans: Sequence[Plan], sections: Sequence[Piece], pieces: Sequence[Piece],
+                     generations: dict[str, GenerationRecord], conversations: dict[str, GenerationRecord],
+                     gate: EncounterGate, order: str) -> dict:  # fmt: skip
+    """One encounter and variant (`plans`: its section plans): its note, conversation, plan, statuses and gate
+    reasons, and the `order` they were written in."""
+    first = plans[0]
     section_parts = []
-    for plan in sections:
-        status, reasons = _part(generations.get(plan.id))
-        text = generations[plan.id].text if status == "ok" else ""
-        section_parts.append({"section": plan.section, "text": text, "status": status, "reasons": reasons})
+    for part in sections:
+        status, reasons = _status_of(part, generations)
+        text = generations[part.plan.id].text if status == "ok" else ""
+        section_parts.append({"section": part.section, "text": text, "status": status, "reasons": reasons})
     piece_parts = []
     for piece in pieces:
-        status, reasons = ("skipped", [piece.skipped]) if piece.plan is None else _part(conversations.get(
-            piece.plan.id))  # fmt: skip
+        status, reasons = _status_of(piece, conversations)
         text = conversations[piece.plan.id].text if status == "ok" else ""
         piece_parts.append({"piece": piece.name, "section": piece.section, "term": piece.term, "text": text,
                             "status": status, "reasons": reasons})  # fmt: skip
     note_ok = [s for s in section_parts if s["status"] == "ok"]
-    spoken = [p for p in piece_parts if p["status"] == "ok"]
-    conversation = render_dialogue(parse_dialogue("\n".join(p["text"] for p in spoken))) if spoken else ""
-    planned = [m for plan in sections for m in plan.mentions]
+    conversation = conversation_text(pieces, conversations)
+    planned = [m for plan in plans for m in plan.mentions]
     whole = gate.conversation_reasons(conversation, [m.term for m in planned] if first.prompted else [])
     note_status = _status(len(note_ok), len(section_parts))
-    conversation_status = _status(len(spoken), len(piece_parts))
+    conversation_status = _status(sum(p["status"] == "ok" for p in piece_parts), len(piece_parts))
     if conversation_status == "ok" and whole:
         conversation_status = "rejected"
     reasons = [r for part in (*section_parts, *piece_parts) for r in part["reasons"]] + whole
     return {
         "encounter_id": stable_hash([first.note_id, first.variant]),
         "variant": first.variant,
+        "order": order,
         "patient_id": first.patient_id,
         "note_id": first.note_id,
         "note_type": first.note_type,
@@ -152,6 +200,11 @@ def encounter_record(sections: Sequence[Plan], pieces: Sequence[Piece], generati
         "status": "ok" if note_status == conversation_status == "ok" else "rejected",
         "gate_reasons": sorted(set(reasons)),
     }
+
+
+def _status_of(part: Piece, records: dict[str, GenerationRecord]) -> tuple[str, list[str]]:
+    """A planned part's status and reasons: skipped (not planned, with why), or as its generation record has it."""
+    return ("skipped", [part.skipped]) if part.plan is None else _part(records.get(part.plan.id))
 
 
 def _status(ok: int, total: int) -> str:

@@ -4,6 +4,7 @@ entry in `ENGINES`; the `engine:` config section (`EngineConfig`) and `make_engi
 from __future__ import annotations
 
 from collections.abc import Mapping
+from contextlib import ExitStack
 from typing import Any
 
 from pydantic import GetCoreSchemaHandler, ValidationError
@@ -63,3 +64,27 @@ class EngineConfig:
 def make_engine(config: BaseEngineConfig) -> Engine:
     """Build the engine a config names. vllm, transformers and ray load their models now; openai connects lazily."""
     return ENGINES[config.kind](config)
+
+
+class EngineOnDemand:
+    """A context that makes an engine (from `config`) only when first called for it, and closes it on exit; or
+    hands out `given`, an engine already loaded (not closed here). `loaded`: what it ran as, None if never made."""
+
+    def __init__(self, config: BaseEngineConfig, given: Engine | None = None):
+        self.config, self.given, self.active = config, given, None
+        self._stack = ExitStack()
+
+    def __call__(self) -> Engine:
+        if self.active is None:
+            self.active = self.given if self.given is not None else self._stack.enter_context(make_engine(self.config))
+        return self.active
+
+    @property
+    def loaded(self) -> dict | None:
+        return self.active.describe() if self.active is not None else None
+
+    def __enter__(self) -> EngineOnDemand:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._stack.close()

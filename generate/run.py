@@ -4,14 +4,13 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Sequence
-from contextlib import nullcontext
 from dataclasses import dataclass
+from functools import cache
 from pathlib import Path
 
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
-from dualalign.alignment.config import AlignmentConfig
-from dualalign.alignment.encounter_gate import EncounterGate
+from dualalign.alignment.config import DIALOGUE_FIRST, AlignmentConfig
 from dualalign.alignment.gate import QualityGate
 from dualalign.alignment.grounding import Grounder
 from dualalign.alignment.plans import Plan, read_plans
@@ -21,7 +20,7 @@ from dualalign.generate.candidates import generate_gated, plan_request
 from dualalign.generate.engine import BaseEngineConfig, Engine
 from dualalign.generate.outputs import build_outputs, generation_figures
 from dualalign.generate.records import GenerationRecord, GenerationResult, read_generations
-from dualalign.generate.registry import make_engine
+from dualalign.generate.registry import EngineOnDemand
 from dualalign.generate.sampling import SamplingConfig
 from dualalign.generate.structured import generate_structured
 from dualalign.io import append_jsonl, read_json, repair_jsonl, write_json, write_parquet
@@ -121,7 +120,7 @@ def claim_generations(folder: Path, key: str, engine_cfg: BaseEngineConfig, samp
 
 def run_generation_stage(
     cfg: AlignmentConfig, engine_cfg: BaseEngineConfig, sampling: SamplingConfig, pack_ref: str, run: RunFolder,
-    key: str, progress: bool = True, engine: Engine | None = None, references: Sequence[str] = (),
+    key: str, progress: bool = True, engine: Engine | None = None, references: Sequence[str] = (), seed: int = 0,
 ) -> tuple[dict, dict]:
     """The pipeline's generation stage: generate (resuming), then write notes, sentences, rejections and figures.
 
@@ -131,21 +130,28 @@ def run_generation_stage(
 
     `engine`: an already loaded engine (else one is made from `engine_cfg` and closed after). `references`:
     real texts the gate must not let through copies of (the pack's examples always count). `key`: what decides the
-    text besides the plans (the stage's `text_key`; `claim_generations`).
+    text besides the plans (the stage's `text_key`; `claim_generations`). Granularity `encounters` in dialogue-first
+    order: the conversations are generated first, from the plans (`conversations.jsonl`), and the plans generated
+    are the section plans asked again with them (`generate.encounters.write_dialogue_first`; `seed` their seeds).
     """
+    from dualalign.generate.encounters import encounter_gate, write_dialogue_first  # it generates through this module
+
     plans = read_plans(run.path / PLANS)
     meta = claim_generations(run.path, key, engine_cfg, sampling)
     meta_path, gen_path = run.path / GENERATIONS_META, run.path / GENERATIONS
 
     pack = load_pack(pack_ref)
-    done = {r.id for r in read_generations(gen_path)}
-    if any(p.id not in done for p in plans):
-        with nullcontext(engine) if engine is not None else make_engine(engine_cfg) as active:
-            write_json(meta_path, {**meta, "loaded": active.describe(),
-                                   "sampled_with": sampling.resolve(active.hardware).model_dump()})  # fmt: skip
-            gate = EncounterGate(pack, cfg.grounding, cfg.gate, cfg.conversation, references)  # judges exchanges too
-            summary = generate_plans(plans, active, run.path, gate, cfg, sampling, progress)
-        log.info("generation: %s", summary)
+    judge = cache(lambda: encounter_gate(pack, cfg, references))  # made when there is text to judge; it judges
+    with EngineOnDemand(engine_cfg, engine) as engines:  # label-set exchanges and conversation pieces too
+        if cfg.granularity == "encounters" and cfg.conversation.order == DIALOGUE_FIRST:
+            plans = write_dialogue_first(plans, engines, run, judge, pack, cfg, sampling, key, seed, progress)
+        done = {r.id for r in read_generations(gen_path)}
+        if any(p.id not in done for p in plans):
+            summary = generate_plans(plans, engines(), run.path, judge(), cfg, sampling, progress)
+            log.info("generation: %s", summary)
+        if engines.active is not None:
+            write_json(meta_path, {**meta, "loaded": engines.loaded,
+                                   "sampled_with": sampling.resolve(engines.active.hardware).model_dump()})  # fmt: skip
     generations = read_generations(gen_path)
     gate = QualityGate(pack, cfg.grounding, cfg.gate, references)  # fresh: JSON notes are judged in order
     notes, sentences, rejections = build_outputs(plans, generations, Grounder(pack, cfg.grounding), gate)

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import ClassVar
 
-from dualalign.alignment.config import AlignmentConfig
+from dualalign.alignment.config import DIALOGUE_FIRST, AlignmentConfig
 from dualalign.alignment.stage import template_files
 from dualalign.generate.encounters import run_encounters_stage
 from dualalign.generate.engine import BaseEngineConfig, Engine
@@ -27,6 +27,8 @@ from dualalign.runfolder import (
 )  # fmt: skip
 from dualalign.stage import Stage, StageResult, keyed, unkeyed
 from dualalign.trajectories.pack import resolve_pack_path
+
+DIALOGUE_FIRST_WRITES = (CONVERSATION_PLANS, CONVERSATIONS)  # the generation stage's, in dialogue-first order
 
 
 @dataclass(kw_only=True)
@@ -53,7 +55,16 @@ class GenerationStage(Stage):
     progress: bool = unkeyed(default=True)
 
     def files(self) -> tuple[Path, ...]:
-        return (resolve_pack_path(self.pack), *self.reference_files, *self.alignment.conversation.references)
+        templates = template_files(self.alignment) if self.dialogue_first() else []  # it renders the pieces' prompts
+        return (resolve_pack_path(self.pack), *self.reference_files, *self.alignment.conversation.references,
+                *templates)  # fmt: skip
+
+    def dialogue_first(self) -> bool:
+        """An encounters run in dialogue-first order: this stage writes the conversations too, before the notes."""
+        return self.alignment.granularity == "encounters" and self.alignment.conversation.order == DIALOGUE_FIRST
+
+    def outputs(self) -> tuple[str, ...]:
+        return (*self.writes, *DIALOGUE_FIRST_WRITES) if self.dialogue_first() else self.writes
 
     def text_key(self) -> str:
         """What decides the text of a plan, the plans themselves aside: generations made under another are moved
@@ -63,7 +74,7 @@ class GenerationStage(Stage):
     def execute(self) -> StageResult:
         figures, manifest = run_generation_stage(
             self.alignment, self.engine_config, self.sampling, self.pack, self.run, self.text_key(), self.progress,
-            self.engine, self.references(),
+            self.engine, self.references(), self.seed,
         )  # fmt: skip
         return StageResult(figures={"generation": figures}, manifest=manifest)
 
@@ -72,7 +83,8 @@ class GenerationStage(Stage):
 class EncountersStage(GenerationStage):
     """Granularity `encounters`: each encounter's conversation, written from its accepted note sections (note to
     dialogue) in pieces through the encounter gate, then one record per encounter and variant. Reads the section
-    plans and their generations; its key adds the templates to the generation's."""
+    plans and their generations; its key adds the templates to the generation's. In dialogue-first order the
+    generation stage wrote the conversations (before the notes written from them): this stage writes the records."""
 
     name: ClassVar[str] = "encounters"
     reads: ClassVar[tuple[str, ...]] = (PLANS, GENERATIONS)
@@ -81,7 +93,10 @@ class EncountersStage(GenerationStage):
     alignment: AlignmentConfig = keyed(include={"conversation", "gate", "grounding", "retries", "templates"})
 
     def files(self) -> tuple[Path, ...]:
-        return (*super().files(), *template_files(self.alignment))
+        return tuple(dict.fromkeys((*super().files(), *template_files(self.alignment))))
+
+    def outputs(self) -> tuple[str, ...]:
+        return tuple(n for n in self.writes if n not in DIALOGUE_FIRST_WRITES) if self.dialogue_first() else self.writes
 
     def execute(self) -> StageResult:
         figures, loaded = run_encounters_stage(

@@ -126,3 +126,14 @@ def test_shipped_configs_validate():
     assert len(paths) >= 3
     for path in paths:
         assert isinstance(load_model_yaml(RunConfig, path), RunConfig)
+
+
+def test_the_conversation_order_is_one_of_two_and_needs_encounters(tmp_path):
+    order = "alignment:\n  granularity: encounters\n  conversation:\n    order: {}\n"
+    assert load_config(write(tmp_path, order.format("dialogue_first"))).alignment.conversation.order == "dialogue_first"
+    assert load_config(write(tmp_path, "seed: 1\n")).alignment.conversation.order == "note_first"
+    with pytest.raises(ConfigError, match=r"alignment\.conversation\.order: .*'note_first' or 'dialogue_first'.*"
+                                          r"'dialog_first'"):  # fmt: skip
+        load_config(write(tmp_path, order.format("dialog_first")))
+    with pytest.raises(ConfigError, match=r"order 'dialogue_first' .* needs granularity 'encounters', not 'sentences'"):
+        load_config(write(tmp_path, "alignment:\n  conversation:\n    order: dialogue_first\n"))

@@ -38,6 +38,17 @@ def test_encounter_records_are_an_optional_read_of_the_export_and_the_evaluation
     assert all(stages[name].key() != key for name, key in before.items())
 
 
+def test_the_conversation_order_is_in_the_keys_of_the_stages_that_write_text_not_of_the_plans(tmp_path):
+    def keys(order):
+        data = tiny_config(tmp_path / order)
+        data["alignment"]["conversation"] = {"order": order}
+        return {s.name: s.key() for s in Pipeline(RunConfig.model_validate(data), progress=False).stages()}
+
+    first, second = keys("note_first"), keys("dialogue_first")
+    changed = {name for name in first if first[name] != second[name]}
+    assert {"generate", "encounters"} <= changed and not changed & {"cohort", "trajectories", "plans"}
+
+
 def test_marked_escapes_the_text_and_marks_only_realised_findings():
     text = "Patient <b>needs</b> help choosing clothes & mood is fine."
     page = str(marked(text, ["needs help choosing clothes", "mood swings"]))
@@ -147,3 +158,20 @@ def test_the_report_shows_random_pairs_with_their_realised_findings_marked(encou
                 if term_in_text(term, judged):
                     assert any(term in html.unescape(titles) for titles, _ in marks), (term, text)
 
+
+
+@pytest.mark.slow
+def test_a_reviewed_section_shows_its_encounters_whole_note_and_conversation(encounter_run):
+    from dualalign.eval.review import review_items
+    from dualalign.runfolder import RunFolder
+    from dualalign.trajectories import load_pack
+
+    out, table = encounter_run
+    items = review_items(RunFolder(out), load_pack("alzheimers"), threshold=0.3)
+    assert len(items) == sum(s["status"] == "ok" for sections in table["sections"] for s in sections)
+    by_key = table.set_index(["note_id", "variant"])
+    for item in items.to_dict("records"):
+        record = by_key.loc[(item["note_id"], item["variant"])]
+        assert item["text"] in record["note"]  # the section, inside the note shown beside it
+        assert item["note"] == record["note"]
+        assert item["conversation"] == (record["conversation"] or None)

@@ -1,12 +1,20 @@
 """Encounter plans on a hand-made patient with two visits, one before the diagnosis and one after: a plan per note
 section and variant, the planned mentions and profile facts in their sections, nothing from after a visit shown at
-it, and the conversation planned from the accepted note only."""
+it, the conversation planned from the accepted note only, and in dialogue-first order the conversation planned from
+the plan and the note's sections asked with the accepted conversation."""
 
 import pandas as pd
 import pytest
 
 from dualalign.alignment.config import AlignmentConfig
-from dualalign.alignment.encounters import SOURCE_REJECTED, build_section_plans, conversation_pieces, encounters_of
+from dualalign.alignment.encounters import (
+    CONVERSATION_REJECTED,
+    SOURCE_REJECTED,
+    build_section_plans,
+    conversation_pieces,
+    encounters_of,
+    note_from_conversation,
+)
 from dualalign.trajectories import load_pack
 
 PACK = load_pack("alzheimers")
@@ -86,3 +94,31 @@ def test_a_conversation_is_planned_from_the_accepted_note_only(plans):
     unguided = encounters_of(plans)[("p1-late", "unguided")]
     names = [p.name for p in conversation_pieces(unguided, accepted, PACK, AlignmentConfig(), seed=3)]
     assert names == ["opening"] + ["section"] * (len(PACK.encounter.sections) - 2) + ["closing"]
+
+
+def test_in_dialogue_first_order_the_conversation_is_planned_from_the_plan_alone(plans):
+    cfg = AlignmentConfig(granularity="encounters", conversation={"order": "dialogue_first"})
+    guided = encounters_of(plans)[("p1-late", "guided")]
+    pieces = conversation_pieces(guided, None, PACK, cfg, seed=3)
+    assert [(p.name, p.term, p.skipped) for p in pieces] == [
+        ("opening", None, None), ("finding", "word-finding difficulty", None), ("finding", "poor appetite", None),
+        ("finding", "slowed gait", None), ("closing", None, None)]  # fmt: skip
+    for piece in pieces:
+        assert "of a neurology visit" not in piece.plan.prompt  # no note section read out
+        assert piece.term is None or piece.term in piece.plan.prompt
+    later = [p for p in plans if p.note_id == "p1-early" and p.variant == "guided"]
+    shown = " ".join(p.plan.prompt for p in conversation_pieces(later, None, PACK, cfg, seed=3)).lower()
+    assert "dementia" not in shown and "alzheimer" not in shown
+
+
+def test_in_dialogue_first_order_each_section_is_asked_with_the_accepted_conversation(plans):
+    cfg = AlignmentConfig(granularity="encounters", conversation={"order": "dialogue_first"})
+    guided = encounters_of(plans)[("p1-late", "guided")]
+    conversation = "Doctor: What brings you in?\nPatient: I forget words and I walk slowly.\n"
+    parts = note_from_conversation(guided, conversation, cfg)
+    assert [p.section for p in parts] == [p.section for p in guided]
+    for part, plan in zip(parts, guided):
+        assert part.plan.id != plan.id and conversation.strip() in part.plan.prompt
+        assert plan.prompt in part.plan.prompt and part.plan.reply_start == plan.reply_start
+        assert part.plan.mentions == plan.mentions and part.plan.seed == plan.seed
+    assert [p.skipped for p in note_from_conversation(guided, "", cfg)] == [CONVERSATION_REJECTED] * len(guided)

@@ -1,6 +1,8 @@
 """Encounters through `dualalign run` with the embedded model via vLLM: sectioned notes, conversations written from
-them, one record per encounter and variant, and a run killed among its conversations resumed exactly once."""
+them, one record per encounter and variant, and a run killed among its conversations resumed exactly once; in
+dialogue-first order, the conversation written first and the note from it."""
 
+import json
 import os
 import signal
 import subprocess
@@ -11,14 +13,18 @@ import pandas as pd
 import pytest
 import yaml
 
+from dualalign.alignment.config import AlignmentConfig
 from dualalign.alignment.dialogue import DOCTOR, PATIENT, parse_dialogue
+from dualalign.alignment.encounters import encounters_of
 from dualalign.alignment.grounding import term_in_text
 from dualalign.alignment.plans import read_plans
 from dualalign.alignment.sections import parse_note, section_problems
+from dualalign.generate.encounters import dialogue_first_parts
+from dualalign.generate.records import read_generations
 from dualalign.io import read_json, read_jsonl
 from dualalign.pipeline.run import Pipeline
 from dualalign.pipeline.runconfig import RunConfig
-from dualalign.runfolder import CONVERSATION_PLANS, CONVERSATIONS, ENCOUNTERS, PLANS
+from dualalign.runfolder import CONVERSATION_PLANS, CONVERSATIONS, ENCOUNTERS, GENERATIONS, PLANS, RunFolder
 from dualalign.trajectories import load_pack
 
 pytestmark = pytest.mark.slow
@@ -146,3 +152,52 @@ def test_a_run_killed_among_its_conversations_resumes_exactly_once(tmp_path):
     assert set(ids) == {p.id for p in read_plans(tmp_path / "run" / CONVERSATION_PLANS)}
     table = pd.read_parquet(tmp_path / "run" / ENCOUNTERS)
     assert sum(len(pieces) for pieces in table["pieces"]) >= len(planned)
+
+
+@pytest.fixture(scope="module")
+def dialogue_first_run(tmp_path_factory, vllm_engine):
+    out = tmp_path_factory.mktemp("dialogue-first")
+    data = encounter_config(out, variants=["guided"], max_notes_per_patient=1, conversation={"order": "dialogue_first"})
+    data["cohort"]["n_profiles"] = 2
+    Pipeline(RunConfig.model_validate(data), progress=False, engine=vllm_engine).run_all(UP_TO_ENCOUNTERS)
+    return out, pd.read_parquet(out / ENCOUNTERS)
+
+
+def test_in_dialogue_first_order_the_note_is_written_from_the_accepted_conversation(dialogue_first_run):
+    out, table = dialogue_first_run
+    assert len(table) == 2 and set(table["order"]) == {"dialogue_first"}
+    assert {r["id"] for r in read_jsonl(out / CONVERSATIONS)} == {p.id for p in read_plans(out / CONVERSATION_PLANS)}
+    config = yaml.safe_load((out / "config.yaml").read_text())
+    cfg = AlignmentConfig.model_validate(config["alignment"])
+    _, asked = dialogue_first_parts(encounters_of(read_plans(out / PLANS)), RunFolder(out), PACK, cfg, config["seed"])
+    generations = {g.id: g for g in read_generations(out / GENERATIONS)}
+    for row in table.itertuples():
+        assert row.status == "ok" or len(row.gate_reasons)
+        assert [s["section"] for s in row.sections] == PACK.encounter.sections
+        assert all(part["status"] == "ok" or len(part["reasons"]) for part in (*row.sections, *row.pieces))
+        if row.conversation_status != "ok":
+            assert len(row.conversation_reasons) or any(p["status"] != "ok" for p in row.pieces)
+        for part, recorded in zip(asked[(row.note_id, row.variant)], row.sections):
+            if part.plan is None:  # no accepted piece: no section is written
+                assert not row.conversation and recorded["status"] == "skipped"
+                continue
+            assert row.conversation.strip() in part.plan.prompt and part.plan.id in generations
+            assert recorded["text"] == (generations[part.plan.id].text if recorded["status"] == "ok" else "")
+        pairs = parse_note(row.note, PACK.encounter.sections) if row.note else []
+        assert not section_problems(pairs, PACK.encounter.sections, required=())
+        assert [name for name, _ in pairs] == [s["section"] for s in row.sections if s["status"] == "ok"]
+    assert (table["conversation"] != "").any()
+
+
+def test_a_dialogue_first_section_is_reviewed_with_its_note_conversation_and_the_profile_shown(dialogue_first_run):
+    from dualalign.eval.review import review_items
+
+    out, table = dialogue_first_run
+    items = review_items(RunFolder(out), PACK, threshold=0.3)
+    assert len(items) == sum(s["status"] == "ok" for sections in table["sections"] for s in sections)
+    by_key = table.set_index(["note_id", "variant"])
+    for item in items.to_dict("records"):
+        record = by_key.loc[(item["note_id"], item["variant"])]
+        assert item["text"] in record["note"] and item["note"] == record["note"]
+        assert item["conversation"] == (record["conversation"] or None)
+        assert item["profile_shown"] and item["profile"] == json.loads(record["profile"])  # guided: shown the profile

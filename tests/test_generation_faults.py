@@ -15,6 +15,7 @@ from dualalign.alignment.config import AlignmentConfig, GateConfig, GroundingCon
 from dualalign.alignment.gate import QualityGate
 from dualalign.alignment.grounding import Grounder
 from dualalign.alignment.plans import build_labelset_plans, build_note_plans
+from dualalign.errors import EngineError
 from dualalign.generate.engine import Engine
 from dualalign.generate.outputs import build_outputs, generation_figures
 from dualalign.generate.records import GenerationRecord, GenerationResult, TriedCandidate, read_generations
@@ -257,3 +258,58 @@ def test_an_engine_that_works_on_more_requests_at_once_gets_larger_chunks(tmp_pa
     assert len(plans) > 6 and calls[0] == 12  # 6 plans x 2 candidates, not chunk_size's 2 plans
     assert sum(calls) == 2 * len(plans)
     assert sorted(r.id for r in read_generations(tmp_path / GENERATIONS)) == sorted(p.id for p in plans)
+
+
+class StoppingEngine(Engine):
+    """Replies in the clinician's or the speakers' voice, and fails (as a dead server does) at request `stop_at`."""
+
+    name = "stopping"
+
+    def __init__(self, stop_at: int | None = None):
+        self.stop_at, self.calls = stop_at, 0
+
+    def generate(self, requests, on_result=None):
+        results = []
+        for r in requests:
+            self.calls += 1
+            if self.calls == self.stop_at:
+                raise EngineError("the server went away", results)
+            spoken = r.messages[-1].content.startswith("Doctor:")
+            text = f" How are you today, case {self.calls}?\nPatient: Not well, doctor, for reason {self.calls}." \
+                if spoken else f" is noted at visit step {self.calls} and reviewed with the patient."  # fmt: skip
+            results.append(GenerationResult(id=r.id, text=text, finish_reason="stop", seed=r.seed, completion_tokens=9))
+            if on_result:
+                on_result(results[-1])
+        return results
+
+
+@pytest.mark.parametrize("stop_at", [3, 10])  # among the conversation's 8 pieces; among the note's sections
+def test_a_dialogue_first_generation_stopped_midway_resumes_exactly_once(tmp_path, stop_at):
+    from dualalign.alignment.encounters import build_section_plans
+    from dualalign.alignment.stage import write_plans
+    from dualalign.generate import EngineConfig
+    from dualalign.generate.run import run_generation_stage
+    from dualalign.io import read_jsonl
+    from dualalign.runfolder import CONVERSATION_PLANS, CONVERSATIONS, PLANS, RunFolder
+
+    pack = load_pack("alzheimers")
+    cfg = AlignmentConfig(granularity="encounters", variants=["guided"], max_notes_per_patient=1, chunk_size=1,
+                          conversation={"order": "dialogue_first"}, gate={"candidates": 1, "rounds": 0})  # fmt: skip
+    profiles = demo_profiles(pack, 1, seed=0)
+    run = RunFolder(tmp_path)
+    sections = build_section_plans(profiles, sample_trajectories(profiles, TrajectoryConfig(), seed=0), pack, cfg, 0)
+    write_plans(run.file(PLANS), sections)
+    args = (cfg, EngineConfig(), SAMPLING, "alzheimers", run, "key", False)
+    with pytest.raises(EngineError, match="run again to resume"):
+        run_generation_stage(*args, StoppingEngine(stop_at), seed=5)
+    written = {name: [r["id"] for r in read_jsonl(run.file(name))] for name in (CONVERSATIONS, GENERATIONS)
+               if run.file(name).exists()}  # fmt: skip
+    assert 0 < sum(map(len, written.values())) < stop_at
+    run_generation_stage(*args, StoppingEngine(), seed=5)
+    pieces = [r["id"] for r in read_jsonl(run.file(CONVERSATIONS))]
+    planned = {p["id"] for p in read_jsonl(run.file(CONVERSATION_PLANS))}
+    assert len(pieces) == len(set(pieces)) and set(pieces) == planned
+    assert bool(written.get(GENERATIONS)) == (stop_at > len(planned))
+    asked = [r["id"] for r in read_jsonl(run.file(GENERATIONS))]
+    assert len(asked) == len(set(asked)) == len(sections) and not set(asked) & {p.id for p in sections}
+    assert all(set(written.get(name, [])) <= set(ids) for name, ids in ((CONVERSATIONS, pieces), (GENERATIONS, asked)))
