@@ -7,7 +7,7 @@ import pandas as pd
 import pytest
 
 from dualalign.errors import ConfigError
-from dualalign.eval.report import comparison_table, robustness_table
+from dualalign.eval.report import comparison_table, render_report, robustness_table
 from dualalign.train.mixtures import summary_figures
 from dualalign.train.robustness import PERTURBATIONS, perturb, perturbed_copies
 
@@ -64,7 +64,7 @@ def test_each_perturbation_changes_text_as_named(texts):
         perturb(texts, "shout")
 
 
-def test_summary_has_perturbed_scores_and_their_drop_per_run():
+def test_summary_has_perturbed_scores_and_their_drop_per_run(tmp_path):
     table = pd.DataFrame({"mixture": ["gold", "gold", "guided", "guided"], "seed": [0, 1, 0, 1],
                           "n_train": [12, 12, 40, 40], "accuracy": [0.9, 0.8, 0.7, 0.7],
                           "macro_f1": [0.9, 0.8, 0.7, 0.6], "micro_f1": [0.9, 0.8, 0.7, 0.7],
@@ -79,3 +79,6 @@ def test_summary_has_perturbed_scores_and_their_drop_per_run():
     assert list(robust.columns) == ["macro_f1", "drop: typos"]
     assert robust.loc["guided", "drop: typos"] == "0.050 ± 0.071"
     assert robustness_table(summary_figures(table.drop(columns="macro_f1_typos"))) is None
+    page = render_report({"classification": {"classifier": "embedding-logreg", "seeds": [0, 1], "summary": s}}, {},
+                         {}, None, tmp_path / "report.html").read_text()  # fmt: skip
+    assert "Robustness: macro-F1 lost" in page and "0.050 ± 0.071" in page
