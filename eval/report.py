@@ -15,6 +15,9 @@ metrics.json schema (what `render_report` reads; every section is optional):
         "runs": [{"mixture", "seed", "n_train", "accuracy", "macro_f1", "micro_f1",
                   "macro_precision", "macro_recall"}, ...],
         "per_label_f1": {mixture: {label: {"mean": float, "sd": float | null}}},
+                                                # with train.robustness, summary also has macro_f1_<p> and
+                                                # drop_<p> (clean minus perturbed) and runs macro_f1_<p>, for each
+                                                # p of train.robustness.PERTURBATIONS
         "confusion": {mixture: {"labels": [str], "matrix": [[int]]}}   # rows true, columns predicted,
                                                                        # summed over seeds
       },
@@ -56,20 +59,38 @@ from markupsafe import Markup, escape
 from dualalign.alignment.dialogue import parse_dialogue, spoken_text
 from dualalign.alignment.grounding import term_in_text, term_spans
 from dualalign.io import write_text
+from dualalign.train.robustness import PERTURBATIONS, drop_column, perturbed_column
 
 TEMPLATE = "report.html.j2"
 
 
-def comparison_table(summary: dict[str, dict[str, dict[str, float | None]]], digits: int = 3) -> pd.DataFrame:
-    """Mixtures x metrics, each cell "mean ± sd" (sd left out when there is one seed)."""
-    def cell(stat: dict[str, float | None], metric: str) -> str:
-        if stat.get("mean") is None:
-            return "n/a"
-        d = 0 if metric == "n_train" else digits
-        sd = stat.get("sd")
-        return f"{stat['mean']:.{d}f}" + ("" if sd is None else f" ± {sd:.{d}f}")
+ROBUSTNESS_FIGURES = {f for p in PERTURBATIONS for f in (perturbed_column(p), drop_column(p))}
 
-    return pd.DataFrame({mix: {m: cell(s, m) for m, s in stats.items()} for mix, stats in summary.items()}).T
+
+def _cell(stat: dict[str, float | None], metric: str, digits: int) -> str:
+    """A table cell: mean ± sd (sd left out when there is one seed; counts as whole numbers)."""
+    if stat.get("mean") is None:
+        return "n/a"
+    d = 0 if metric == "n_train" else digits
+    sd = stat.get("sd")
+    return f"{stat['mean']:.{d}f}" + ("" if sd is None else f" ± {sd:.{d}f}")
+
+
+def comparison_table(summary: dict[str, dict[str, dict[str, float | None]]], digits: int = 3) -> pd.DataFrame:
+    """Mixtures x metrics, each cell "mean ± sd" (sd left out when there is one seed); robustness figures apart."""
+    return pd.DataFrame({mix: {m: _cell(s, m, digits) for m, s in stats.items() if m not in ROBUSTNESS_FIGURES}
+                         for mix, stats in summary.items()}).T  # fmt: skip
+
+
+def robustness_table(summary: dict[str, dict[str, dict[str, float | None]]], digits: int = 3) -> pd.DataFrame | None:
+    """Mixtures x (clean macro-F1, then the drop in macro-F1 on each perturbed copy of the test set); None where no
+    perturbed copy was scored."""
+    perturbed = [p for p in PERTURBATIONS if any(drop_column(p) in stats for stats in summary.values())]
+    if not perturbed:
+        return None
+    return pd.DataFrame({mix: {"macro_f1": _cell(stats["macro_f1"], "macro_f1", digits),
+                               **{f"drop: {p}": _cell(stats[drop_column(p)], p, digits) for p in perturbed}}
+                         for mix, stats in summary.items()}).T  # fmt: skip
 
 
 def figure_to_base64(fig: Any) -> str:
@@ -152,6 +173,7 @@ def render_report(metrics: dict[str, Any], tables: dict[str, pd.DataFrame], exam
     from dualalign.eval.intrinsic import intrinsic_table
 
     classification = metrics.get("classification", {})
+    robust = robustness_table(classification["summary"]) if classification.get("summary") else None
     intrinsic = metrics.get("intrinsic", {})
     per_label = classification.get("per_label_f1", {})
     confusion = {
@@ -176,6 +198,7 @@ def render_report(metrics: dict[str, Any], tables: dict[str, pd.DataFrame], exam
         "seeds": classification.get("seeds", []),
         "headline": Markup(_html_table(comparison_table(classification["summary"])))
         if classification.get("summary") else None,
+        "robustness": Markup(_html_table(robust)) if robust is not None else None,
         "per_label": Markup(_html_table(pd.DataFrame(
             {mix: {lab: s["mean"] for lab, s in labs.items()} for mix, labs in per_label.items()})))
         if per_label else None,

@@ -20,6 +20,7 @@ from dualalign.stage import Stage, StageResult
 from dualalign.train.classification import classification_metrics
 from dualalign.train.config import TrainConfig
 from dualalign.train.mixtures import LabelledTexts, run_mixtures, table_row
+from dualalign.train.robustness import perturbed_column, perturbed_copies
 from dualalign.trajectories.pack import load_pack, resolve_pack_path
 
 FLOOR = "pack-prototype"
@@ -77,13 +78,18 @@ class ScoreStage(Stage):
     def score(self, floor: LabelPrototypes, labels: list[str], gold: pd.DataFrame, test: pd.DataFrame,
               by_variant: dict[str, LabelledTexts]) -> pd.DataFrame:  # fmt: skip
         """The floor's row and a row per training set (gold and gold + each variant where there is gold, each
-        variant alone), all scored on `test`."""
-        predicted = floor.predict(test["text"].tolist())
-        rows = [table_row(FLOOR, self.seed, 0, classification_metrics(test["label"].tolist(), predicted, labels))]
+        variant alone), all scored on `test` (and with `train.robustness`, on its perturbed copies: the seed's, so
+        a text shared by several draws' test sets is perturbed and embedded once)."""
+        truth = test["label"].tolist()
+        perturbed = perturbed_copies(test["text"].tolist(), self.seed) if self.train.robustness else {}
+        floor_row = table_row(FLOOR, self.seed, 0, classification_metrics(truth, floor.predict(test["text"].tolist()),
+                                                                          labels))  # fmt: skip
+        floor_row |= {perturbed_column(name): classification_metrics(truth, floor.predict(texts), labels)["macro_f1"]
+                      for name, texts in perturbed.items()}  # fmt: skip
         mixtures = ["gold", *(f"gold+{v}" for v in self.variants)] if len(gold) else []
         results = run_mixtures(
             self.train.classifier, LabelledTexts.from_frame(gold), LabelledTexts.from_frame(test), by_variant,
             mixtures + list(self.variants), seeds=[self.seed], ratio=None, settings=self.train.settings,
-            synthetic_weight=self.train.synthetic_weight,
+            synthetic_weight=self.train.synthetic_weight, perturbed=perturbed,
         )  # fmt: skip
-        return pd.concat([pd.DataFrame(rows), results.table], ignore_index=True)
+        return pd.concat([pd.DataFrame([floor_row]), results.table], ignore_index=True)

@@ -30,6 +30,7 @@ from dualalign.runfolder import (
 )
 from dualalign.stage import Stage, StageResult
 from dualalign.train.mixtures import LabelledTexts, run_mixtures
+from dualalign.train.robustness import perturbed_copies
 from dualalign.trajectories.pack import ConditionPack, load_pack, resolve_pack_path
 
 
@@ -77,9 +78,10 @@ def evaluate_run(ev: EvaluationConfig, privacy: PrivacyConfig, pack_ref: str, se
         synthetic = sentences[sentences["passed"]] if ev.passed_only else sentences
         by_variant = {v: LabelledTexts.from_frame(rows) for v, rows in synthetic.groupby("variant", sort=False)}
         t = ev.train
+        perturbed = perturbed_copies(test["text"].astype(str).tolist(), seed) if t.robustness else None
         results = run_mixtures(
             t.classifier, LabelledTexts.from_frame(train), LabelledTexts.from_frame(test), by_variant, t.mixtures,
-            t.seeds, t.ratio, t.cap, t.settings, t.synthetic_weight,
+            t.seeds, t.ratio, t.cap, t.settings, t.synthetic_weight, perturbed,
         )  # fmt: skip
         figures["classification"] = results.to_metrics()
     sources = {"profiles": profile_source(run), "trajectories": trajectory_source(run.figures("trajectories")),

@@ -232,6 +232,8 @@ def tstr(
     model: str = typer.Option("embedded:smollm2-135m-instruct"),
     base_url: str = typer.Option(None, help="For --engine openai."),
     sampling: str = typer.Option("", help=SAMPLING_HELP + " max_tokens is tstr's own unless given."),
+    robustness: bool = typer.Option(True, help="Also score each classifier on perturbed copies of the real test "
+                                    "rows (typos, dropped words, first sentence only, lower case)."),
 ) -> None:
     """Train on synthetic, test on real: generate each variant's labelled text, train, score on the real rows."""
     from dualalign.config import validate_model
@@ -243,7 +245,7 @@ def tstr(
         "per_label": per_label, "variants": [v.strip() for v in variants.split(",") if v.strip()],
         "gold_fraction": gold_fraction, "gold": gold, "seeds": _numbers(seeds, "--seeds"),
         "gold_per_label": _numbers(gold_per_label, "--gold-per-label"),
-        "train": {"classifier": classifier, "synthetic_weight": synthetic_weight},
+        "train": {"classifier": classifier, "synthetic_weight": synthetic_weight, "robustness": robustness},
         "engine": {k: v for k, v in {"kind": engine, "model": model, "base_url": base_url}.items() if v is not None},
     }  # fmt: skip
     if draws is not None:
@@ -259,6 +261,7 @@ def tstr(
     with logs.log_to(cfg.out):
         metrics = run_tstr(cfg)
     show_tstr(metrics)
+    show_robustness(metrics)
     console.print(f"metrics: [bold]{out / 'metrics.json'}[/]")
     if "curve" in metrics:
         console.print(f"plot: [bold]{out / LEARNING_CURVE}[/]")
@@ -296,6 +299,21 @@ def show_curve(metrics: dict) -> None:
     title = (f"learning curve: macro-F1 on the other real rows ({setup['draws']} draws x {len(setup['seeds'])} seeds, "
              f"synthetic weight {setup['train']['synthetic_weight']})")  # fmt: skip
     print_figures(console, title, "gold per label", rows)
+
+
+def show_robustness(metrics: dict) -> None:
+    """Per training set (and k of a curve): the clean macro-F1 and the macro-F1 lost on each perturbed copy of the
+    real test rows (means, to fit 80 columns; the sds are in metrics.json); nothing where none was scored."""
+    from dualalign.train.robustness import PERTURBATIONS, drop_column
+
+    sets = metrics["curve"] if "curve" in metrics else {"": metrics["tstr"]}
+    heads = dict(zip(PERTURBATIONS, ("typos", "dropped", "1st sent.", "lower"), strict=True))
+    rows = {f"{f'k={k} ' if k else ''}{name}": {"macro-F1": f"{f['macro_f1']['mean']:.3f}",
+                                                **{heads[p]: f"{f[drop_column(p)]['mean']:.3f}" for p in PERTURBATIONS}}
+            for k, by_name in sets.items() for name, f in by_name.items() if drop_column(PERTURBATIONS[0]) in f}
+    title = ("robustness: macro-F1 lost with typos, words dropped, the first sentence only, lower case (clean minus "
+             "perturbed)")  # fmt: skip
+    print_figures(console, title, "trained on", rows)
 
 
 def register(app: typer.Typer) -> None:

@@ -9,6 +9,10 @@ generations, a new gold split and a new classifier, so the standard deviations c
 With `gold_per_label` (a learning curve), each seed's generations are scored for each k and draw: k real rows per
 label as gold, the other real rows as the test set; the curve (mean and sd over draws and seeds per k and training
 set) goes to `metrics.json` (`curve`) and `learning_curve.png`.
+
+With `train.robustness` (the default), every classifier and the floor are also scored on perturbed copies of the
+test rows (`train.robustness`: typos, dropped words, first sentence only, lower case): each training set's figures
+gain `macro_f1_<perturbation>` and `drop_<perturbation>` (clean minus perturbed).
 """
 
 from __future__ import annotations

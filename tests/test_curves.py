@@ -18,6 +18,7 @@ from dualalign.runfolder import SENTENCES, RunFolder
 from dualalign.train.config import TrainConfig
 from dualalign.train.mixtures import LabelledTexts, run_mixtures
 from dualalign.train.registry import make_classifier
+from dualalign.train.robustness import PERTURBATIONS
 from dualalign.train.weighting import WEIGHT_GRID, choose_weight, gold_folds
 from dualalign.trajectories.labelset import label_terms
 from dualalign.trajectories.pack import load_pack
@@ -133,13 +134,22 @@ def test_score_stage_curve_rows_per_k_and_draw(shared_data, sentences, tmp_path)
     assert curve["3"]["gold"]["macro_f1"]["mean"] > curve["1"]["gold"]["macro_f1"]["mean"]  # more gold, better
     assert curve["1"]["gold+guided"]["synthetic_weight"] == {"mean": 0.3, "sd": 0.0, "values": [0.3, 0.3]}
     assert "synthetic_weight" not in curve["1"]["gold"]
-    from dualalign.pipeline.run_cli import console, show_tstr
+    # robustness (on by default): every set, k and draw also scored on each perturbed copy of its test rows
+    for p in PERTURBATIONS:
+        assert table[f"macro_f1_{p}"].between(0, 1).all() and curve["3"]["gold"][f"drop_{p}"]["sd"] is not None
+    assert (table["macro_f1_dropped_words"] < table["macro_f1"]).mean() > 0.5  # a fifth of the words gone hurts
+    from dualalign.pipeline.run_cli import console, show_robustness, show_tstr
 
     with console.capture() as captured:
         show_tstr({"curve": curve, "setup": {"draws": 2, "seeds": [0], "train": {"synthetic_weight": 0.3}}})
     text = " ".join(captured.get().split())  # the title wraps at the test console's width
     assert "learning curve" in text and "2 draws x 1 seeds, synthetic weight 0.3" in text
     assert f"{curve['3']['gold+guided']['macro_f1']['mean']:.3f} ±" in text and "0.30" in text
+    with console.capture() as captured:
+        show_robustness({"curve": curve})
+    text = " ".join(captured.get().split())
+    row = f"k=1 guided {curve['1']['guided']['macro_f1']['mean']:.3f} {curve['1']['guided']['drop_typos']['mean']:.3f}"
+    assert "robustness" in text and row in " ".join(text.replace("│", " ").split())
     png = curve_plot(curve, "test")
     from PIL import Image
 

@@ -13,6 +13,7 @@ import pytest
 from dualalign.alignment.plans import read_plans
 from dualalign.io import read_json, read_jsonl
 from dualalign.pipeline.tstr import TstrConfig, run_tstr
+from dualalign.train.robustness import PERTURBATIONS
 
 CLI = [sys.executable, "-m", "dualalign.pipeline.cli"]
 
@@ -28,6 +29,11 @@ def test_tstr_small_configuration(shared_data, tmp_path, vllm_engine):
         assert 0 <= f["macro_f1"]["mean"] <= 1 and f["macro_f1"]["sd"] is None  # one seed: no sd
     assert metrics["tstr"]["gold"]["macro_f1"]["mean"] > 0.5  # real text, MiniLM + logistic regression
     assert metrics["tstr"]["pack-prototype"]["macro_f1"]["mean"] > 0.4  # the pack alone, no training
+    for name, f in metrics["tstr"].items():  # robustness (on by default): every set scored on each perturbed copy
+        for p in PERTURBATIONS:
+            assert 0 <= f[f"macro_f1_{p}"]["mean"] <= 1
+            assert f[f"drop_{p}"]["mean"] == pytest.approx(f["macro_f1"]["mean"] - f[f"macro_f1_{p}"]["mean"])
+    assert any(f[f"drop_{p}"]["mean"] != 0 for f in metrics["tstr"].values() for p in PERTURBATIONS)
     n_labels, gold = 12, metrics["tstr"]["gold"]["n_train"]["mean"]
     for variant in ("guided", "unguided"):
         g = metrics["generation"]["1"][variant]
@@ -58,10 +64,18 @@ def test_tstr_learning_curve_scores_cached_generations_per_k_and_draw(shared_dat
     assert (tmp_path / "learning_curve.png").stat().st_size > 10_000
     assert read_json(tmp_path / "manifest.json")["stages"]["tstr"]["outputs"] == ["metrics.json", "learning_curve.png"]
     generated = (tmp_path / "seed-1" / "generations.jsonl").read_text()
-    fixed = run_tstr(TstrConfig(out=tmp_path, train={"synthetic_weight": 1.0}, **common), engine=vllm_engine)
+    for curve in metrics["curve"].values():  # robustness per k: each set on each perturbed copy, per draw
+        for f in curve.values():
+            assert all(0 <= f[f"macro_f1_{p}"]["mean"] <= 1 and f[f"drop_{p}"]["sd"] is not None for p in PERTURBATIONS)
+    assert runs["macro_f1_lower_case"].between(0, 1).all()
+    assert (runs["macro_f1_first_sentence"] != runs["macro_f1"]).any()
+    fixed = run_tstr(TstrConfig(out=tmp_path, train={"synthetic_weight": 1.0, "robustness": False}, **common),
+                     engine=vllm_engine)  # fmt: skip
     assert (tmp_path / "seed-1" / "generations.jsonl").read_text() == generated
     assert {r["synthetic_weight"] for r in fixed["runs"] if "synthetic_weight" in r} == {1.0}
-    assert fixed["curve"]["1"]["guided"] == metrics["curve"]["1"]["guided"]  # the same rows alone, the same tests
+    assert not any(key.startswith("macro_f1_") for r in fixed["runs"] for key in r)  # robustness off
+    clean = {f: v for f, v in metrics["curve"]["1"]["guided"].items() if not f.startswith(("macro_f1_", "drop_"))}
+    assert fixed["curve"]["1"]["guided"] == clean  # the same rows alone, the same tests
 
 
 @pytest.mark.slow

@@ -1,4 +1,5 @@
-"""The run config's `train:` section: which classifier, its settings, the mixtures, seeds and ratio."""
+"""The run config's `train:` section: which classifier, its settings, the mixtures, seeds and ratio, and whether to
+score robustness."""
 
 from __future__ import annotations
 
@@ -24,6 +25,8 @@ class TrainConfig(StrictModel):
     synthetic_weight: float | Literal["auto"] = Field(
         1.0, description="sample weight of the synthetic rows of a gold + synthetic mixture (gold rows weigh 1), or "
         "'auto': chosen by cross-validation over the gold rows (never the test rows)")  # fmt: skip
+    robustness: bool = Field(True, description="also score each classifier on perturbed copies of the test texts "
+                             "(typos, dropped words, first sentence only, lower case: `train.robustness`)")
 
     @field_validator("synthetic_weight", mode="before")
     @classmethod

@@ -17,6 +17,7 @@ import pandas as pd
 
 from dualalign.alignment.config import VARIANTS
 from dualalign.errors import ConfigError, DataError
+from dualalign.train.robustness import PERTURBATIONS, drop_column, perturbed_column
 
 log = logging.getLogger(__name__)
 
@@ -125,8 +126,13 @@ def _num(value: Any) -> float | None:
 
 
 def summarize(table: pd.DataFrame) -> pd.DataFrame:
-    """Mean and standard deviation (ddof=1; NaN for one seed) of each figure per mixture, in mixture order."""
+    """Mean and standard deviation (ddof=1; NaN for one seed) of each figure per mixture, in mixture order; where
+    the table scored perturbed copies of the test set, also the macro-F1 on each and its drop (clean minus
+    perturbed, per run)."""
+    perturbed = [p for p in PERTURBATIONS if perturbed_column(p) in table.columns]
+    table = table.assign(**{drop_column(p): table["macro_f1"] - table[perturbed_column(p)] for p in perturbed})
     cols = [c for c in FIGURES if c in table.columns]
+    cols += [c for p in perturbed for c in (perturbed_column(p), drop_column(p))]
     out = table.groupby("mixture", sort=False)[cols].agg(["mean", "std"])
     return out.rename(columns={"std": "sd"}, level=1)
 
@@ -134,7 +140,8 @@ def summarize(table: pd.DataFrame) -> pd.DataFrame:
 def summary_figures(table: pd.DataFrame) -> dict[str, dict[str, dict[str, float | None]]]:
     """`summarize(table)` for metrics.json: mixture -> figure -> {"mean", "sd"} (None where not measurable)."""
     s = summarize(table)
-    return {mix: {f: {"mean": _num(s.loc[mix, (f, "mean")]), "sd": _num(s.loc[mix, (f, "sd")])} for f in FIGURES}
+    figures = list(dict.fromkeys(s.columns.get_level_values(0)))
+    return {mix: {f: {"mean": _num(s.loc[mix, (f, "mean")]), "sd": _num(s.loc[mix, (f, "sd")])} for f in figures}
             for mix in s.index}  # fmt: skip
 
 
@@ -146,14 +153,17 @@ def table_row(mixture: str, seed: int, n_train: int, scores: Mapping[str, Any]) 
 def run_mixtures(classifier: str, gold: LabelledTexts, test: LabelledTexts,
                  synthetic: Mapping[str, LabelledTexts] | None = None, mixtures: Sequence[str] | None = None,
                  seeds: Sequence[int] = (0, 1, 2), ratio: float | None = 1.0, cap: int | None = None,
-                 settings: dict[str, Any] | None = None, synthetic_weight: float | str = 1.0) -> MixtureResults:
+                 settings: dict[str, Any] | None = None, synthetic_weight: float | str = 1.0,
+                 perturbed: Mapping[str, Sequence[str]] | None = None) -> MixtureResults:
     """Train `classifier` (a registry name) on each mixture with each seed and score it on the real `test` set.
 
     `synthetic`: texts per variant. `mixtures` defaults to every mixture whose data was given. The seed drives both
     the synthetic draw and the classifier. The label set is the test set's and gold's labels; a training label
     outside it is a DataError. `synthetic_weight`: the weight of the synthetic rows of a gold + synthetic mixture
     (gold rows weigh 1), or "auto" (chosen per mixture and seed from the gold rows alone: `train.weighting`); a
-    `gold+` row of the table records it as `synthetic_weight`.
+    `gold+` row of the table records it as `synthetic_weight`. `perturbed`: perturbation name -> a copy of the test
+    texts (`train.robustness.perturbed_copies`); each model is also scored on each copy, recorded as
+    `macro_f1_<name>`.
     """
     from dualalign.train.classification import classification_metrics
     from dualalign.train.registry import make_classifier
@@ -163,6 +173,9 @@ def run_mixtures(classifier: str, gold: LabelledTexts, test: LabelledTexts,
         raise DataError("run_mixtures: the test set is empty")
     if not seeds:
         raise ConfigError("run_mixtures: give at least one seed")
+    wrong = [name for name, texts in (perturbed or {}).items() if len(texts) != len(test)]
+    if wrong:
+        raise DataError(f"run_mixtures: the perturbed copies {wrong} are not one text per test text")
     synthetic = {v: t for v, t in (synthetic or {}).items() if len(t)}
     mixtures = list(mixtures) if mixtures is not None else mixture_names(list(synthetic))
     labels = sorted(set(test.labels) | set(gold.labels))
@@ -182,7 +195,10 @@ def run_mixtures(classifier: str, gold: LabelledTexts, test: LabelledTexts,
             else:
                 model = make_classifier(classifier, **{**(settings or {}), "seed": seed}).fit(train.texts, train.labels)
             scores = classification_metrics(test.labels, model.predict(test.texts), labels)
-            rows.append(table_row(mix, seed, len(train), scores) | weight)
+            robust = {perturbed_column(name): classification_metrics(test.labels, model.predict(list(texts)),
+                                                                     labels)["macro_f1"]
+                      for name, texts in (perturbed or {}).items()}  # fmt: skip
+            rows.append(table_row(mix, seed, len(train), scores) | weight | robust)
             label_rows += [{"mixture": mix, "seed": seed, "label": lab, **vals}
                            for lab, vals in scores["per_label"].items()]
             matrix = np.asarray(scores["confusion_matrix"])
