@@ -128,7 +128,7 @@ def test_score_stage_curve_rows_per_k_and_draw(shared_data, sentences, tmp_path)
     # the variant alone trains on the same rows in every draw, but is scored on each draw's test rows
     guided = table[table["mixture"] == "guided"]
     assert guided["n_train"].nunique() == 1 and guided["macro_f1"].nunique() > 1
-    curve = curve_figures(table)
+    curve = curve_figures(table, "k")
     assert list(curve) == ["1", "3"] and list(curve["1"]) == sets
     assert curve["3"]["gold"]["macro_f1"]["mean"] > curve["1"]["gold"]["macro_f1"]["mean"]  # more gold, better
     assert curve["1"]["gold+guided"]["synthetic_weight"] == {"mean": 0.3, "sd": 0.0, "values": [0.3, 0.3]}
@@ -140,7 +140,7 @@ def test_score_stage_curve_rows_per_k_and_draw(shared_data, sentences, tmp_path)
     text = " ".join(captured.get().split())  # the title wraps at the test console's width
     assert "learning curve" in text and "2 draws x 1 seeds, synthetic weight 0.3" in text
     assert f"{curve['3']['gold+guided']['macro_f1']['mean']:.3f} ±" in text and "0.30" in text
-    png = curve_plot(curve, "test")
+    png = curve_plot(curve, "test", "real (gold) rows per label")
     from PIL import Image
 
     assert Image.open(io.BytesIO(png)).size == (750, 400)
