@@ -161,6 +161,22 @@ def demo(
     show_privacy(metrics)
     report_path = (pipeline.run.path / "report.html").resolve()
     console.print(f"report: [bold]{report_path}[/]  (metrics: metrics.json beside it)")
+    console.print(claim_hint(labelled=gold is not None), highlight=False)
+
+
+# `dualalign tstr --quick` on the public Symptom2Disease rows (600, 12 labels), 2-core CPU: docs/tstr.md
+QUICK_MINUTES = 0
+
+
+def claim_hint(labelled: bool) -> str:
+    """The demo's last lines: the command that measures DualAlign's claim on a user's own labelled text."""
+    first = "" if labelled else "No labelled real text in the demo, so no classification results. "
+    return (f"{first}To measure the claim (gold + guided synthetic text beats gold alone when real examples are "
+            f"scarce) on your own labelled set, about {QUICK_MINUTES} minutes on 2 CPU cores:\n"
+            f"  [bold]dualalign tstr --quick --real FILE --labels PACK[/]\n"
+            "FILE: CSV or Parquet with columns text and label (or --text-col/--label-col), each label one of PACK's "
+            f"(id or name) with at least {max(_numbers(QUICK['gold_per_label'], '')) + 1} distinct texts. PACK: "
+            "symptom2disease or a flat pack YAML of your labels (docs/tstr.md).")
 
 
 def report(run_dir: Path = typer.Argument(..., help="A run folder with metrics.json.")) -> None:

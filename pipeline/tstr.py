@@ -134,25 +134,27 @@ def run_tstr(cfg: TstrConfig, engine: Engine | None = None, progress: bool = Tru
     table = pd.DataFrame([row for s in scores.values() for row in s["rows"]])
     setup = {**cfg.model_dump(mode="json", exclude={"engine", "alignment"}), "model": cfg.engine.model}
     outputs = [METRICS]
-    name = load_pack(cfg.pack).name
+    pack_name, plot = load_pack(cfg.pack).name, None
     if cfg.gold_per_label:
         summary = {"curve": curve_figures(table, "k")}
-        title = f"{name}: {cfg.per_label[0]} per label, {cfg.draws} draws x {len(cfg.seeds)} seeds"
+        title = f"{pack_name}: {cfg.per_label[0]} per label, {cfg.draws} draws x {len(cfg.seeds)} seeds"
         plot = curve_plot(summary["curve"], title, "real (gold) rows per label")
     elif len(cfg.per_label) > 1:
         summary = {"synthetic_curve": curve_figures(table, "per_label")}
-        gold = f"gold {cfg.gold.name}" if cfg.gold else f"{cfg.gold_fraction:.0%} of the real rows as gold"
-        plot = curve_plot(summary["synthetic_curve"], f"{name}: {gold}, {len(cfg.seeds)} seeds",
+        gold = (f"gold {cfg.gold.name}" if cfg.gold else f"{cfg.gold_fraction:.0%} of the real rows as gold"
+                if cfg.gold_fraction else "no gold")  # fmt: skip
+        plot = curve_plot(summary["synthetic_curve"], f"{pack_name}: {gold}, {len(cfg.seeds)} seeds",
                           "synthetic requests per label (each variant)")  # fmt: skip
+    else:
+        summary = {"tstr": summary_figures(table)}
+    if not cfg.gold_per_label:
         setup["test_rows"] = scores[str(cfg.seeds[-1])]["test_rows"]
-    if cfg.gold_per_label or len(cfg.per_label) > 1:
+    if plot is None:
+        out.file(LEARNING_CURVE).unlink(missing_ok=True)  # an earlier curve's, in the same folder
+    else:
         with atomic_path(out.file(LEARNING_CURVE)) as tmp:
             tmp.write_bytes(plot)
         outputs.append(LEARNING_CURVE)
-    else:
-        summary = {"tstr": summary_figures(table)}
-        out.file(LEARNING_CURVE).unlink(missing_ok=True)  # an earlier curve's, in the same folder
-        setup["test_rows"] = scores[str(cfg.seeds[-1])]["test_rows"]
     metrics = {
         **summary,
         "runs": records(table),
