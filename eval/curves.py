@@ -1,5 +1,6 @@
-"""Learning curves of `dualalign tstr --gold-per-label`: the score rows of every seed, gold size k and draw, summed
-up per k and training set (mean and sd over draws and seeds), and plotted (macro-F1 against k)."""
+"""Learning curves of `dualalign tstr`: the score rows of every seed and point (gold size k and draw with
+`--gold-per-label`, synthetic size with several `--per-label`), summed up per point and training set (mean and sd
+over draws and seeds), and plotted (macro-F1 against the point)."""
 
 from __future__ import annotations
 
@@ -18,11 +19,11 @@ def records(table: pd.DataFrame) -> list[dict[str, Any]]:
     return [{k: v for k, v in row.items() if not (isinstance(v, float) and math.isnan(v))} for row in rows]
 
 
-def curve_figures(table: pd.DataFrame) -> dict[str, dict[str, dict[str, Any]]]:
-    """k (as a string) -> training set -> figure -> {"mean", "sd"} over the draws and seeds; a `gold+` training
-    set also has `synthetic_weight` (the weights used: mean, sd, and each one)."""
+def curve_figures(table: pd.DataFrame, by: str) -> dict[str, dict[str, dict[str, Any]]]:
+    """The point (column `by`: `k` or `per_label`, as a string) -> training set -> figure -> {"mean", "sd"} over the
+    draws and seeds; a `gold+` training set also has `synthetic_weight` (the weights used: mean, sd, and each one)."""
     out = {}
-    for k, rows in table.groupby("k", sort=True):
+    for k, rows in table.groupby(by, sort=True):
         figures = summary_figures(rows)
         weighted = rows.dropna(subset=["synthetic_weight"]) if "synthetic_weight" in rows else rows[:0]
         for mixture, weights in weighted.groupby("mixture", sort=False)["synthetic_weight"]:
@@ -34,8 +35,8 @@ def curve_figures(table: pd.DataFrame) -> dict[str, dict[str, dict[str, Any]]]:
     return out
 
 
-def curve_plot(curve: dict[str, dict[str, dict[str, Any]]], title: str) -> bytes:
-    """PNG: macro-F1 (mean, with sd bars) against gold rows per label, one line per training set."""
+def curve_plot(curve: dict[str, dict[str, dict[str, Any]]], title: str, xlabel: str) -> bytes:
+    """PNG: macro-F1 (mean, with sd bars) against the curve's points (`xlabel`), one line per training set."""
     from matplotlib.figure import Figure
 
     ks = sorted(curve, key=int)
@@ -48,7 +49,7 @@ def curve_plot(curve: dict[str, dict[str, dict[str, Any]]], title: str) -> bytes
     ax.set_xscale("log")
     ax.minorticks_off()
     ax.set_xticks([int(k) for k in ks], ks)
-    ax.set_xlabel("real (gold) rows per label")
+    ax.set_xlabel(xlabel)
     ax.set_ylabel("macro-F1 on the other real rows")
     ax.set_title(title, fontsize=9)
     ax.grid(alpha=0.3)

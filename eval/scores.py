@@ -2,7 +2,8 @@
 trained on each variant's sentences (and on gold mixtures), every one scored on the real rows, with the floor
 (`pack-prototype`: no generation, the nearest label by the pack's own definitions and terms) beside them. With
 `gold_per_label` (a learning curve) it does so for each k and draw: k real rows per label as gold, the rest as the
-test set of every training set of that draw."""
+test set of every training set of that draw. With `synthetic_sizes` (a curve over synthetic rows) it does so for
+each size n on the first n items per label of each variant."""
 
 from __future__ import annotations
 
@@ -21,7 +22,7 @@ from dualalign.train.classification import classification_metrics
 from dualalign.train.config import TrainConfig
 from dualalign.train.mixtures import LabelledTexts, run_mixtures, table_row
 from dualalign.train.robustness import perturbed_column, perturbed_copies
-from dualalign.trajectories.pack import load_pack, resolve_pack_path
+from dualalign.trajectories.pack import ConditionPack, load_pack, resolve_pack_path
 
 FLOOR = "pack-prototype"
 
@@ -30,7 +31,8 @@ FLOOR = "pack-prototype"
 class ScoreStage(Stage):
     """Reads the seed's sentences, the real labelled file (and a gold file, if given) and the pack; writes the
     `scores` figures: one table row per training set (the floor, gold and gold + each variant where there is gold,
-    each variant alone), and with `gold_per_label` one per training set, k and draw (with `k`, `draw`, `n_test`)."""
+    each variant alone), with `gold_per_label` one per training set, k and draw (with `k`, `draw`, `n_test`), and
+    with `synthetic_sizes` one per training set and size (with `per_label`)."""
 
     name: ClassVar[str] = "score"
     reads: ClassVar[tuple[str, ...]] = (SENTENCES,)
@@ -46,6 +48,7 @@ class ScoreStage(Stage):
     encoder: str  # the floor's sentence encoder
     gold_per_label: list[int] = field(default_factory=list)  # a learning curve: k real rows per label as gold
     draws: int = 1  # draws of the gold rows per k
+    synthetic_sizes: list[int] = field(default_factory=list)  # a curve: each size's first items per label scored
 
     def files(self) -> tuple[Path, ...]:
         return (resolve_pack_path(self.pack), Path(self.real), *([Path(self.gold)] if self.gold else []))
@@ -57,6 +60,14 @@ class ScoreStage(Stage):
         floor = LabelPrototypes(pack, self.encoder)
         sentences = pd.read_parquet(self.run.file(SENTENCES))
         by_variant = {v: LabelledTexts.from_frame(sentences[sentences["variant"] == v]) for v in self.variants}
+        if self.synthetic_sizes:
+            test, gold = self.split(real, pack)
+            item = sentences["note_id"].str.rsplit("-", n=1).str[1].astype(int)  # an item's place within its label
+            tables = [self.score(floor, labels, gold, test, {
+                v: LabelledTexts.from_frame(sentences[(sentences["variant"] == v) & (item <= n)])
+                for v in self.variants}).assign(per_label=n) for n in self.synthetic_sizes]  # fmt: skip
+            rows = records(pd.concat(tables, ignore_index=True))
+            return StageResult(figures={"scores": {"rows": rows, "test_rows": len(test)}})
         if self.gold_per_label:
             tables = []
             for k in self.gold_per_label:
@@ -66,14 +77,17 @@ class ScoreStage(Stage):
                     tables.append(table.assign(k=k, draw=draw, n_test=len(test)))
             rows = records(pd.concat(tables, ignore_index=True))
             return StageResult(figures={"scores": {"rows": rows}})
-        if self.gold is not None:
-            test, gold = real, read_labelled(self.gold, self.text_column, self.label_column, pack)
-        elif self.gold_fraction:
-            test, gold = stratified_split(real, self.gold_fraction, self.seed)
-        else:
-            test, gold = real, real[:0]
+        test, gold = self.split(real, pack)
         table = self.score(floor, labels, gold, test, by_variant)
         return StageResult(figures={"scores": {"rows": records(table), "test_rows": len(test)}})
+
+    def split(self, real: pd.DataFrame, pack: ConditionPack) -> tuple[pd.DataFrame, pd.DataFrame]:
+        """The test and gold rows without a curve over gold: a gold file, a share of `real`, or no gold."""
+        if self.gold is not None:
+            return real, read_labelled(self.gold, self.text_column, self.label_column, pack)
+        if self.gold_fraction:
+            return stratified_split(real, self.gold_fraction, self.seed)
+        return real, real[:0]
 
     def score(self, floor: LabelPrototypes, labels: list[str], gold: pd.DataFrame, test: pd.DataFrame,
               by_variant: dict[str, LabelledTexts]) -> pd.DataFrame:  # fmt: skip

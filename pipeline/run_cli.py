@@ -187,6 +187,22 @@ def demo(
     show_privacy(metrics)
     report_path = (pipeline.run.path / "report.html").resolve()
     console.print(f"report: [bold]{report_path}[/]  (metrics: metrics.json beside it)")
+    console.print(claim_hint(labelled=gold is not None), highlight=False)
+
+
+# `dualalign tstr --quick` on the public Symptom2Disease rows (600, 12 labels), 2-core CPU: docs/tstr.md
+QUICK_MINUTES = 3
+
+
+def claim_hint(labelled: bool) -> str:
+    """The demo's last lines: the command that measures DualAlign's claim on a user's own labelled text."""
+    first = "" if labelled else "No labelled real text in the demo, so no classification results. "
+    return (f"{first}To measure the claim (gold + guided synthetic text beats gold alone when real examples are "
+            f"scarce) on your own labelled set, about {QUICK_MINUTES} minutes on 2 CPU cores:\n"
+            f"  [bold]dualalign tstr --quick --real FILE --labels PACK[/]\n"
+            "FILE: CSV or Parquet with columns text and label (or --text-col/--label-col), each label one of PACK's "
+            f"(id or name) with at least {max(_numbers(QUICK['gold_per_label'], '')) + 1} distinct texts. PACK: "
+            "symptom2disease or a flat pack YAML of your labels (docs/tstr.md).")
 
 
 def report(run_dir: Path = typer.Argument(..., help="A run folder with metrics.json.")) -> None:
@@ -209,23 +225,34 @@ def report(run_dir: Path = typer.Argument(..., help="A run folder with metrics.j
     console.print(f"report: [bold]{path.resolve()}[/]")
 
 
+# `tstr --quick`: the learning curve's points k = 1 and 5 on one seed, in minutes (docs/tstr.md has its time)
+QUICK = {"per_label": "5", "seeds": "0", "gold_per_label": "1,5", "draws": 3, "synthetic_weight": "auto"}
+TSTR_DEFAULTS = {"per_label": "20", "seeds": "0,1,2", "gold_per_label": "", "draws": None, "synthetic_weight": "1"}
+
+
 def tstr(
     real: Path = typer.Option(..., help="Real labelled text (CSV/Parquet), scored as the test set."),
     labels: str = typer.Option(..., help="The pack whose label set is generated (a built-in name or a YAML path)."),
     text_col: str = typer.Option("text"),
     label_col: str = typer.Option("label", help="Label column (pack label ids or the labels' names)."),
     classifier: str = typer.Option("embedding-logreg", help=f"Classifier: {', '.join(CLASSIFIERS)}."),
-    per_label: int = typer.Option(20, help="Generation requests per label, variant and seed."),
+    quick: bool = typer.Option(False, "--quick", help="A quick learning curve: --per-label 5 --seeds 0 "
+                               "--gold-per-label 1,5 --draws 3 --synthetic-weight auto (options given win)."),
+    per_label: str = typer.Option(None, help="Generation requests per label, variant and seed (default 20); several, "
+                                  "e.g. '20,50,100': a curve over synthetic rows per label (the largest generated, "
+                                  "each size scored on its first items per label). Not with --gold-per-label."),
     variants: str = typer.Option("guided,unguided"),
     gold_fraction: float = typer.Option(0.0, help="Share of the real rows kept apart as gold and mixed in."),
     gold: Path = typer.Option(None, help="Real labelled text trained on as gold instead (every --real row scored)."),
-    gold_per_label: str = typer.Option("", help="A learning curve, e.g. '1,2,5,10': for each k, --draws draws of k "
+    gold_per_label: str = typer.Option(None, help="A learning curve, e.g. '1,2,5,10': for each k, --draws draws of k "
                                        "real rows per label as gold, the other real rows scored. Not with --gold or "
                                        "--gold-fraction."),
     draws: int = typer.Option(None, help="Draws of the gold rows per k of --gold-per-label (default 5)."),
-    synthetic_weight: str = typer.Option("1", help="Sample weight of synthetic rows mixed with gold (gold rows "
-                                         "weigh 1), or 'auto': chosen by cross-validation over the gold rows."),
-    seeds: str = typer.Option("0,1,2", help="Seeds: each draws new items, generations, gold split and classifier."),
+    synthetic_weight: str = typer.Option(None, help="Sample weight of synthetic rows mixed with gold (gold rows "
+                                         "weigh 1; default 1), or 'auto': chosen by cross-validation over the gold "
+                                         "rows."),
+    seeds: str = typer.Option(None, help="Seeds (default 0,1,2): each draws new items, generations, gold split and "
+                              "classifier."),
     candidates: int = typer.Option(None, help="Candidates per request; the best that passes the gate is kept."),
     out: Path = typer.Option(Path("runs/tstr"), help="Output folder (generations resume from it)."),
     engine: str = typer.Option("vllm", help=f"Engine kind: {', '.join(ENGINES)}."),
@@ -240,18 +267,24 @@ def tstr(
     from dualalign.pipeline.tstr import TSTR_SAMPLING, TstrConfig, run_tstr
     from dualalign.runfolder import LEARNING_CURVE
 
+    given = {"per_label": per_label, "seeds": seeds, "gold_per_label": gold_per_label, "draws": draws,
+             "synthetic_weight": synthetic_weight}  # fmt: skip
+    options = tstr_options(given, quick, own_gold=gold is not None or bool(gold_fraction),
+                           takes_weights=classifier not in CLASSIFIERS or CLASSIFIERS[classifier].takes_weights)
     data = {
         "real": real, "pack": labels, "out": out, "text_column": text_col, "label_column": label_col,
-        "per_label": per_label, "variants": [v.strip() for v in variants.split(",") if v.strip()],
-        "gold_fraction": gold_fraction, "gold": gold, "seeds": _numbers(seeds, "--seeds"),
-        "gold_per_label": _numbers(gold_per_label, "--gold-per-label"),
-        "train": {"classifier": classifier, "synthetic_weight": synthetic_weight, "robustness": robustness},
+        "per_label": _numbers(options["per_label"], "--per-label"),
+        "variants": [v.strip() for v in variants.split(",") if v.strip()],
+        "gold_fraction": gold_fraction, "gold": gold, "seeds": _numbers(options["seeds"], "--seeds"),
+        "gold_per_label": _numbers(options["gold_per_label"], "--gold-per-label"),
+        "train": {"classifier": classifier, "synthetic_weight": options["synthetic_weight"],
+                  "robustness": robustness},
         "engine": {k: v for k, v in {"kind": engine, "model": model, "base_url": base_url}.items() if v is not None},
     }  # fmt: skip
-    if draws is not None:
-        if not gold_per_label:
+    if options["draws"] is not None:
+        if not options["gold_per_label"]:
             raise ConfigError("--draws: draws of the gold rows of a learning curve; give --gold-per-label too")
-        data["draws"] = draws
+        data["draws"] = options["draws"]
     if candidates is not None:
         data["alignment"] = {"gate": {"candidates": candidates}}
     if sampling:
@@ -263,8 +296,20 @@ def tstr(
     show_tstr(metrics)
     show_robustness(metrics)
     console.print(f"metrics: [bold]{out / 'metrics.json'}[/]")
-    if "curve" in metrics:
+    if "curve" in metrics or "synthetic_curve" in metrics:
         console.print(f"plot: [bold]{out / LEARNING_CURVE}[/]")
+
+
+def tstr_options(given: dict, quick: bool, own_gold: bool = False, takes_weights: bool = True) -> dict:
+    """`tstr`'s curve options: each one given (not None) as given, the rest from the preset (`QUICK` with --quick,
+    else `TSTR_DEFAULTS`). A gold choice of the user's own (`own_gold`: --gold or --gold-fraction) replaces the quick
+    preset's gold rows per label and draws, and a classifier that takes no sample weights its 'auto' weight."""
+    preset = dict(QUICK if quick else TSTR_DEFAULTS)
+    if own_gold:
+        preset |= {"gold_per_label": "", "draws": None}
+    if not takes_weights:
+        preset["synthetic_weight"] = "1"
+    return {name: preset[name] if value is None else value for name, value in given.items()}
 
 
 def _numbers(text: str, option: str) -> list[int]:
@@ -276,29 +321,33 @@ def _numbers(text: str, option: str) -> list[int]:
 
 
 def show_tstr(metrics: dict) -> None:
+    setup = metrics["setup"]
     if "curve" in metrics:
-        show_curve(metrics)
+        title = (f"learning curve: macro-F1 on the other real rows ({setup['draws']} draws x {len(setup['seeds'])} "
+                 f"seeds, synthetic weight {setup['train']['synthetic_weight']})")  # fmt: skip
+        show_curve(metrics["curve"], title, "gold per label")
+        return
+    if "synthetic_curve" in metrics:
+        title = (f"synthetic rows curve: macro-F1 on {setup['test_rows']} real rows ({len(setup['seeds'])} seeds, "
+                 f"synthetic weight {setup['train']['synthetic_weight']})")  # fmt: skip
+        show_curve(metrics["synthetic_curve"], title, "synthetic per label")
         return
     rows = {name: {"n_train": f"{f['n_train']['mean']:.0f}", "macro-F1": _mean_sd(f["macro_f1"]),
                    "accuracy": _mean_sd(f["accuracy"])}
             for name, f in metrics["tstr"].items()}  # fmt: skip
-    seeds = len(metrics["setup"]["seeds"])
-    title = f"train on synthetic, test on real ({metrics['setup']['test_rows']} real rows, {seeds} seeds)"
+    title = f"train on synthetic, test on real ({setup['test_rows']} real rows, {len(setup['seeds'])} seeds)"
     print_figures(console, title, "trained on", rows)
 
 
-def show_curve(metrics: dict) -> None:
-    """The learning curve: a row per k, a column per training set (macro-F1 mean ± sd over draws and seeds), and
-    the synthetic weights used (mean over draws and seeds)."""
+def show_curve(curve: dict, title: str, point: str) -> None:
+    """A curve: a row per point, a column per training set (macro-F1 mean ± sd over draws and seeds), and the
+    synthetic weights used (mean over draws and seeds)."""
     rows = {}
-    for k, sets in metrics["curve"].items():
+    for k, sets in curve.items():
         rows[k] = {name: _mean_sd(f["macro_f1"]) for name, f in sets.items()}
         rows[k] |= {f"weight {name.removeprefix('gold+')}": f"{f['synthetic_weight']['mean']:.2f}"
                     for name, f in sets.items() if "synthetic_weight" in f}  # fmt: skip
-    setup = metrics["setup"]
-    title = (f"learning curve: macro-F1 on the other real rows ({setup['draws']} draws x {len(setup['seeds'])} seeds, "
-             f"synthetic weight {setup['train']['synthetic_weight']})")  # fmt: skip
-    print_figures(console, title, "gold per label", rows)
+    print_figures(console, title, point, rows)
 
 
 def show_robustness(metrics: dict) -> None:

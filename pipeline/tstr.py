@@ -8,7 +8,9 @@ generations, a new gold split and a new classifier, so the standard deviations c
 
 With `gold_per_label` (a learning curve), each seed's generations are scored for each k and draw: k real rows per
 label as gold, the other real rows as the test set; the curve (mean and sd over draws and seeds per k and training
-set) goes to `metrics.json` (`curve`) and `learning_curve.png`.
+set) goes to `metrics.json` (`curve`) and `learning_curve.png`. With several `per_label` sizes (a curve over
+synthetic rows), the largest is generated and each size n scored on the first n items per label of each variant
+(nested: a size's items are the next size's first ones); the curve per size goes to `synthetic_curve` and the plot.
 
 With `train.robustness` (the default), every classifier and the floor are also scored on perturbed copies of the
 test rows (`train.robustness`: typos, dropped words, first sentence only, lower case): each training set's figures
@@ -21,7 +23,7 @@ from contextlib import nullcontext
 from pathlib import Path
 
 import pandas as pd
-from pydantic import Field, model_validator
+from pydantic import Field, field_validator, model_validator
 
 from dualalign.alignment.config import AlignmentConfig
 from dualalign.alignment.stage import LabelsetPlansStage
@@ -52,7 +54,8 @@ class TstrConfig(StrictModel):
     out: Path = Path("runs/tstr")
     text_column: str = "text"
     label_column: str = "label"
-    per_label: int = Field(20, ge=1, description="generation requests per label, variant and seed")
+    per_label: list[int] = Field(default_factory=lambda: [20], min_length=1, description="generation requests per "
+                                 "label, variant and seed; several sizes: a curve over them (the largest generated)")
     variants: list[str] = Field(default_factory=lambda: ["guided", "unguided"], min_length=1)
     gold_fraction: float = Field(0.0, ge=0, lt=1, description="share of the real rows kept apart as gold and mixed in")
     gold: Path | None = Field(None, description="real labelled text (same columns) trained on as gold and mixed in, "
@@ -66,6 +69,11 @@ class TstrConfig(StrictModel):
     alignment: AlignmentConfig = Field(default_factory=AlignmentConfig)
     sampling: SamplingConfig = TSTR_SAMPLING
 
+    @field_validator("per_label", mode="before")
+    @classmethod
+    def _sizes(cls, value: object) -> object:
+        return [value] if isinstance(value, int) else value
+
     @model_validator(mode="after")
     def _one_gold(self) -> "TstrConfig":
         given = [name for name, on in (("gold", self.gold is not None), ("gold_fraction", bool(self.gold_fraction)),
@@ -74,6 +82,10 @@ class TstrConfig(StrictModel):
             raise ValueError(f"give one of gold, gold_fraction and gold_per_label, not {' and '.join(given)}")
         if any(k < 1 for k in self.gold_per_label) or len(set(self.gold_per_label)) < len(self.gold_per_label):
             raise ValueError(f"gold_per_label: distinct numbers >= 1, got {self.gold_per_label}")
+        if any(n < 1 for n in self.per_label) or len(set(self.per_label)) < len(self.per_label):
+            raise ValueError(f"per_label: distinct numbers >= 1, got {self.per_label}")
+        if len(self.per_label) > 1 and self.gold_per_label:
+            raise ValueError("one curve at a time: several per_label sizes or gold_per_label, not both")
         return self
 
 
@@ -83,7 +95,7 @@ def seed_stages(cfg: TstrConfig, seed: int, engine: Engine | None = None, progre
     run = RunFolder(Path(cfg.out) / f"seed-{seed}")
     common = {"run": run, "seed": seed}
     return [
-        LabelsetPlansStage(alignment=cfg.alignment, pack=cfg.pack, per_label=cfg.per_label, variants=cfg.variants,
+        LabelsetPlansStage(alignment=cfg.alignment, pack=cfg.pack, per_label=max(cfg.per_label), variants=cfg.variants,
                            **common),  # fmt: skip
         GenerationStage(alignment=cfg.alignment, engine_config=cfg.engine, sampling=cfg.sampling, pack=cfg.pack,
                         engine=engine,
@@ -93,7 +105,8 @@ def seed_stages(cfg: TstrConfig, seed: int, engine: Engine | None = None, progre
         ScoreStage(real=cfg.real, text_column=cfg.text_column, label_column=cfg.label_column, pack=cfg.pack,
                    gold_fraction=cfg.gold_fraction, gold=cfg.gold, variants=cfg.variants, train=cfg.train,
                    encoder=cfg.alignment.grounding.embedding_model, gold_per_label=sorted(cfg.gold_per_label),
-                   draws=cfg.draws if cfg.gold_per_label else 1, **common),  # fmt: skip
+                   draws=cfg.draws if cfg.gold_per_label else 1,
+                   synthetic_sizes=sorted(cfg.per_label) if len(cfg.per_label) > 1 else [], **common),  # fmt: skip
     ]
 
 
@@ -106,8 +119,9 @@ def real_texts(cfg: TstrConfig) -> list[str]:
 
 def run_tstr(cfg: TstrConfig, engine: Engine | None = None, progress: bool = True) -> dict:
     """Run each seed's stages (unchanged ones skipped, an interrupted generation resumed), then write the summary
-    per training set (mean and sd over seeds: `tstr`; with `gold_per_label`, per k over draws and seeds: `curve`,
-    plotted in `learning_curve.png`), one row per seed (k and draw) and training set, and the generation figures per
+    per training set (mean and sd over seeds: `tstr`; with `gold_per_label`, per k over draws and seeds: `curve`;
+    with several `per_label` sizes, per size over seeds: `synthetic_curve`; a curve is plotted in
+    `learning_curve.png`), one row per seed (k and draw, or size) and training set, and the generation figures per
     seed to `cfg.out/metrics.json`, recorded in `cfg.out/manifest.json`. `engine`: an already loaded engine."""
     real_texts(cfg)
     if cfg.gold_per_label:  # a label too small for the largest k is one error, before any model loads
@@ -124,23 +138,34 @@ def run_tstr(cfg: TstrConfig, engine: Engine | None = None, progress: bool = Tru
     table = pd.DataFrame([row for s in scores.values() for row in s["rows"]])
     setup = {**cfg.model_dump(mode="json", exclude={"engine", "alignment"}), "model": cfg.engine.model}
     outputs = [METRICS]
+    pack_name, plot = load_pack(cfg.pack).name, None
     if cfg.gold_per_label:
-        summary = {"curve": curve_figures(table)}
-        title = f"{load_pack(cfg.pack).name}: {cfg.per_label} per label, {cfg.draws} draws x {len(cfg.seeds)} seeds"
-        with atomic_path(out.file(LEARNING_CURVE)) as tmp:
-            tmp.write_bytes(curve_plot(summary["curve"], title))
-        outputs.append(LEARNING_CURVE)
+        summary = {"curve": curve_figures(table, "k")}
+        title = f"{pack_name}: {cfg.per_label[0]} per label, {cfg.draws} draws x {len(cfg.seeds)} seeds"
+        plot = curve_plot(summary["curve"], title, "real (gold) rows per label")
+    elif len(cfg.per_label) > 1:
+        summary = {"synthetic_curve": curve_figures(table, "per_label")}
+        gold = (f"gold {cfg.gold.name}" if cfg.gold else f"{cfg.gold_fraction:.0%} of the real rows as gold"
+                if cfg.gold_fraction else "no gold")  # fmt: skip
+        plot = curve_plot(summary["synthetic_curve"], f"{pack_name}: {gold}, {len(cfg.seeds)} seeds",
+                          "synthetic requests per label (each variant)")  # fmt: skip
     else:
         summary = {"tstr": summary_figures(table)}
-        out.file(LEARNING_CURVE).unlink(missing_ok=True)  # an earlier curve's, in the same folder
+    if not cfg.gold_per_label:
         setup["test_rows"] = scores[str(cfg.seeds[-1])]["test_rows"]
+    if plot is None:
+        out.file(LEARNING_CURVE).unlink(missing_ok=True)  # an earlier curve's, in the same folder
+    else:
+        with atomic_path(out.file(LEARNING_CURVE)) as tmp:
+            tmp.write_bytes(plot)
+        outputs.append(LEARNING_CURVE)
     metrics = {
         **summary,
         "runs": records(table),
         "generation": {seed: run.figures("generation") for seed, run in seeds.items()},
         "setup": setup,
     }
-    out.write_figures({"curve": None, "tstr": None} | metrics)
+    out.write_figures({"curve": None, "synthetic_curve": None, "tstr": None} | metrics)
     keys = {seed: {name: e["key"] for name, e in run.manifest()["stages"].items()} for seed, run in seeds.items()}
     out.record("tstr", stable_hash(keys), outputs, timer.seconds, cfg.seeds[0], figures=sorted(metrics),
                seeds={seed: str(run.path) for seed, run in seeds.items()})  # fmt: skip

@@ -3,6 +3,7 @@ Symptom2Disease rows, with the real MiniLM encoder and logistic regression. The 
 own terms as sentences ("I have been having <term>."), a stand-in that needs no generation."""
 
 import io
+import re
 import subprocess
 import sys
 
@@ -12,8 +13,9 @@ import pytest
 
 from dualalign.errors import ConfigError, DataError
 from dualalign.eval.curves import curve_figures, curve_plot
-from dualalign.eval.gold import per_label_split, read_labelled
+from dualalign.eval.gold import per_label_split, read_labelled, stratified_split
 from dualalign.eval.scores import FLOOR, ScoreStage
+from dualalign.pipeline.run_cli import QUICK, QUICK_MINUTES, TSTR_DEFAULTS, claim_hint, tstr_options
 from dualalign.runfolder import SENTENCES, RunFolder
 from dualalign.train.config import TrainConfig
 from dualalign.train.mixtures import LabelledTexts, run_mixtures
@@ -129,7 +131,7 @@ def test_score_stage_curve_rows_per_k_and_draw(shared_data, sentences, tmp_path)
     # the variant alone trains on the same rows in every draw, but is scored on each draw's test rows
     guided = table[table["mixture"] == "guided"]
     assert guided["n_train"].nunique() == 1 and guided["macro_f1"].nunique() > 1
-    curve = curve_figures(table)
+    curve = curve_figures(table, "k")
     assert list(curve) == ["1", "3"] and list(curve["1"]) == sets
     assert curve["3"]["gold"]["macro_f1"]["mean"] > curve["1"]["gold"]["macro_f1"]["mean"]  # more gold, better
     assert curve["1"]["gold+guided"]["synthetic_weight"] == {"mean": 0.3, "sd": 0.0, "values": [0.3, 0.3]}
@@ -150,10 +152,58 @@ def test_score_stage_curve_rows_per_k_and_draw(shared_data, sentences, tmp_path)
     text = " ".join(captured.get().split())
     row = f"k=1 guided {curve['1']['guided']['macro_f1']['mean']:.3f} {curve['1']['guided']['drop_typos']['mean']:.3f}"
     assert "robustness" in text and row in " ".join(text.replace("│", " ").split())
-    png = curve_plot(curve, "test")
+    png = curve_plot(curve, "test", "real (gold) rows per label")
     from PIL import Image
 
     assert Image.open(io.BytesIO(png)).size == (750, 400)
+
+
+def test_score_stage_synthetic_sizes_score_the_first_items_per_label(shared_data, sentences, tmp_path):
+    """`--per-label 1,3`: each size trains on the first n items per label of each variant, on one gold split."""
+    run = RunFolder(tmp_path)
+    items = sentences.assign(note_id=lambda d: d["label"] + "-" + (d.groupby(["variant", "label"]).cumcount() + 1)
+                             .map("{:04d}".format))  # fmt: skip
+    items.to_parquet(run.file(SENTENCES))
+    stage = ScoreStage(run=run, seed=0, real=shared_data / "symptom2disease_public.csv", text_column="text",
+                       label_column="label", pack="symptom2disease", gold_fraction=0.2, variants=["guided", "unguided"],
+                       train=TrainConfig(), encoder="embedded:minilm-l6", synthetic_sizes=[1, 3])  # fmt: skip
+    scores = stage.execute().figures["scores"]
+    table = pd.DataFrame(scores["rows"])
+    real = read_labelled(shared_data / "symptom2disease_public.csv", "text", "label", load_pack("symptom2disease"))
+    test, _ = stratified_split(real, 0.2, 0)
+    assert scores["test_rows"] == len(test) < 500 and sorted(set(table["per_label"])) == [1, 3] and "k" not in table
+    rows = table.set_index(["per_label", "mixture"])
+    assert rows.loc[(1, "guided"), "n_train"] == rows.loc[(1, "unguided"), "n_train"] == 12
+    assert rows.loc[(3, "guided"), "n_train"] == rows.loc[(3, "unguided"), "n_train"] == 36
+    assert rows.loc[(3, "gold+guided"), "n_train"] == 36 + rows.loc[(3, "gold"), "n_train"]
+    assert rows.loc[(1, "gold"), "macro_f1"] == rows.loc[(3, "gold"), "macro_f1"]  # the same gold and test rows
+    curve = curve_figures(table, "per_label")
+    assert list(curve) == ["1", "3"] and curve["1"]["guided"]["n_train"]["mean"] == 12
+
+
+def test_quick_preset_fills_only_what_the_user_left_out():
+    given = {"per_label": None, "seeds": None, "gold_per_label": None, "draws": None, "synthetic_weight": None}
+    assert tstr_options(given, quick=True) == QUICK
+    assert tstr_options(given, quick=False) == TSTR_DEFAULTS
+    mine = given | {"per_label": "10", "draws": 5, "synthetic_weight": "1"}
+    assert tstr_options(mine, quick=True) == QUICK | {"per_label": "10", "draws": 5, "synthetic_weight": "1"}
+    assert tstr_options(given, quick=True, own_gold=True) == QUICK | {"gold_per_label": "", "draws": None}
+    assert tstr_options(given, quick=True, takes_weights=False)["synthetic_weight"] == "1"
+    assert {"1", "5"} <= set(QUICK["gold_per_label"].split(",")) and QUICK["seeds"] == "0"
+
+
+def test_demo_hint_is_a_command_that_parses(shared_data, tmp_path):
+    """The command the demo prints runs as printed, with FILE and PACK filled in (here a file the pack lacks a
+    label of: the one error comes from the data, after every option parsed)."""
+    hint = claim_hint(labelled=False)
+    assert f"about {QUICK_MINUTES} minutes" in hint and QUICK_MINUTES > 0  # measured: docs/tstr.md
+    command = re.search(r"\[bold\](dualalign tstr .*?)\[/\]", hint).group(1).split()
+    foreign = tmp_path / "foreign.csv"
+    pd.DataFrame({"text": ["my toe hurts"], "label": ["Gout"]}).to_csv(foreign, index=False)
+    filled = [{"FILE": str(foreign), "PACK": "symptom2disease"}.get(word, word) for word in command[1:]]
+    result = subprocess.run([*CLI, *filled, "--out", str(tmp_path / "out")], capture_output=True, text=True,
+                            timeout=120)  # fmt: skip
+    assert result.returncode == 2 and "labels not in pack 'symptom2disease': ['Gout']" in result.stderr, result.stderr
 
 
 def test_tstr_curve_options_fail_with_one_message(shared_data, tmp_path):
@@ -167,6 +217,10 @@ def test_tstr_curve_options_fail_with_one_message(shared_data, tmp_path):
         ("--gold-per-label", "50"): "label 'cervical_spondylosis' has 49 distinct texts: 50 per label as gold leaves",
         ("--draws", "3"): "--draws: draws of the gold rows of a learning curve; give --gold-per-label too",
         ("--synthetic-weight", "heavy"): "train.synthetic_weight: Value error, expected a number >= 0 or 'auto'",
+        ("--per-label", "2,4", "--gold-per-label", "1"): "one curve at a time: several per_label sizes or gold_per_lab",
+        ("--per-label", "4,4"): "per_label: distinct numbers >= 1, got [4, 4]",
+        ("--quick", "--per-label", "2,4"): "one curve at a time",  # the preset's gold rows per label, and two sizes
+        ("--quick", "--gold-fraction", "0.1", "--draws", "2"): "--draws: draws of the gold rows of a learning curve",
         ("--synthetic-weight", "auto", "--classifier", "encoder"): "classifier 'encoder' takes no sample weights",
     }  # fmt: skip
     for args, message in cases.items():

@@ -43,6 +43,18 @@ def test_tstr_small_configuration(shared_data, tmp_path, vllm_engine):
     assert metrics["setup"]["test_rows"] + gold == 600
     sentences = pd.read_parquet(tmp_path / "seed-1" / "sentences.parquet")
     assert not sentences["text"].str.fullmatch(r"\W*\w+(?:\W+\w+){0,2}\W*").any()  # no label-word echoes
+    # `--per-label 1,2` over the same generations (the largest size, 2, is what was generated): a curve per size
+    generated = (tmp_path / "seed-1" / "generations.jsonl").read_text()
+    curve = run_tstr(cfg.model_copy(update={"per_label": [1, 2]}), engine=vllm_engine)
+    assert (tmp_path / "seed-1" / "generations.jsonl").read_text() == generated
+    assert "tstr" not in curve and list(curve["synthetic_curve"]) == ["1", "2"]
+    first = sentences[sentences["note_id"].str.endswith("-0001")]
+    for variant in ("guided", "unguided"):
+        n = {size: curve["synthetic_curve"][size][variant]["n_train"]["mean"] for size in ("1", "2")}
+        assert n == {"1": (first["variant"] == variant).sum(), "2": metrics["tstr"][variant]["n_train"]["mean"]}
+    assert curve["synthetic_curve"]["2"]["gold"] == metrics["tstr"]["gold"]  # the same gold split and test rows
+    assert {r["per_label"] for r in curve["runs"]} == {1, 2} and curve["setup"]["per_label"] == [1, 2]
+    assert (tmp_path / "learning_curve.png").stat().st_size > 10_000
 
 
 @pytest.mark.slow
@@ -133,7 +145,7 @@ def test_demo_command_writes_report_and_metrics(tmp_path):
     result = subprocess.run([*CLI, "demo", "--out", str(tmp_path / "demo")], capture_output=True, text=True,
                             timeout=1200)  # fmt: skip
     assert result.returncode == 0, result.stderr[-3000:]
-    assert "report:" in result.stdout
+    assert "report:" in result.stdout and "dualalign tstr --quick --real FILE --labels PACK" in result.stdout
     metrics = read_json(tmp_path / "demo" / "metrics.json")
     assert {"cohort", "generation", "intrinsic"} <= set(metrics)
     assert set(metrics["generation"]) == {"guided", "unguided", "statistical", "semantic"}
