@@ -14,7 +14,7 @@ import pandas as pd
 
 from dualalign.alignment.prototypes import LabelPrototypes
 from dualalign.eval.curves import records
-from dualalign.eval.gold import per_label_split, read_labelled, stratified_split
+from dualalign.eval.gold import cap_per_label, per_label_split, read_labelled, stratified_split
 from dualalign.runfolder import SENTENCES
 from dualalign.stage import Stage, StageResult
 from dualalign.train.classification import classification_metrics
@@ -29,7 +29,8 @@ FLOOR = "pack-prototype"
 class ScoreStage(Stage):
     """Reads the seed's sentences, the real labelled file (and a gold file, if given) and the pack; writes the
     `scores` figures: one table row per training set (the floor, gold and gold + each variant where there is gold,
-    each variant alone), and with `gold_per_label` one per training set, k and draw (with `k`, `draw`, `n_test`)."""
+    each variant alone), and with `gold_per_label` one per training set, k and draw (with `k`, `draw`, `n_test`).
+    With `test_per_label`, each test set is cut to that many rows per label: the same rows for every classifier."""
 
     name: ClassVar[str] = "score"
     reads: ClassVar[tuple[str, ...]] = (SENTENCES,)
@@ -45,6 +46,7 @@ class ScoreStage(Stage):
     encoder: str  # the floor's sentence encoder
     gold_per_label: list[int] = field(default_factory=list)  # a learning curve: k real rows per label as gold
     draws: int = 1  # draws of the gold rows per k
+    test_per_label: int | None = None  # score on at most this many test rows per label (a seeded draw)
 
     def files(self) -> tuple[Path, ...]:
         return (resolve_pack_path(self.pack), Path(self.real), *([Path(self.gold)] if self.gold else []))
@@ -61,6 +63,7 @@ class ScoreStage(Stage):
             for k in self.gold_per_label:
                 for draw in range(self.draws):
                     test, gold = per_label_split(real, k, (self.seed, k, draw))
+                    test = self.capped(test, (self.seed, k, draw))
                     table = self.score(floor, labels, gold, test, by_variant)
                     tables.append(table.assign(k=k, draw=draw, n_test=len(test)))
             rows = records(pd.concat(tables, ignore_index=True))
@@ -71,8 +74,12 @@ class ScoreStage(Stage):
             test, gold = stratified_split(real, self.gold_fraction, self.seed)
         else:
             test, gold = real, real[:0]
+        test = self.capped(test, self.seed)
         table = self.score(floor, labels, gold, test, by_variant)
         return StageResult(figures={"scores": {"rows": records(table), "test_rows": len(test)}})
+
+    def capped(self, test: pd.DataFrame, seed: int | tuple[int, ...]) -> pd.DataFrame:
+        return cap_per_label(test, self.test_per_label, seed) if self.test_per_label else test
 
     def score(self, floor: LabelPrototypes, labels: list[str], gold: pd.DataFrame, test: pd.DataFrame,
               by_variant: dict[str, LabelledTexts]) -> pd.DataFrame:  # fmt: skip

@@ -189,6 +189,8 @@ def tstr(
     text_col: str = typer.Option("text"),
     label_col: str = typer.Option("label", help="Label column (pack label ids or the labels' names)."),
     classifier: str = typer.Option("embedding-logreg", help=f"Classifier: {', '.join(CLASSIFIERS)}."),
+    classifier_settings: str = typer.Option("", help="The classifier's settings, e.g. 'r=16,alpha=32,epochs=3' "
+                                            "(the constructor's arguments in dualalign.train)."),
     per_label: int = typer.Option(20, help="Generation requests per label, variant and seed."),
     variants: str = typer.Option("guided,unguided"),
     gold_fraction: float = typer.Option(0.0, help="Share of the real rows kept apart as gold and mixed in."),
@@ -197,6 +199,8 @@ def tstr(
                                        "real rows per label as gold, the other real rows scored. Not with --gold or "
                                        "--gold-fraction."),
     draws: int = typer.Option(None, help="Draws of the gold rows per k of --gold-per-label (default 5)."),
+    test_per_label: int = typer.Option(None, help="Score on at most this many real test rows per label (a seeded "
+                                       "draw, the same for every classifier): for slow classifiers."),
     synthetic_weight: str = typer.Option("1", help="Sample weight of synthetic rows mixed with gold (gold rows "
                                          "weigh 1), or 'auto': chosen by cross-validation over the gold rows."),
     seeds: str = typer.Option("0,1,2", help="Seeds: each draws new items, generations, gold split and classifier."),
@@ -208,28 +212,10 @@ def tstr(
     sampling: str = typer.Option("", help=SAMPLING_HELP + " max_tokens is tstr's own unless given."),
 ) -> None:
     """Train on synthetic, test on real: generate each variant's labelled text, train, score on the real rows."""
-    from dualalign.config import validate_model
-    from dualalign.pipeline.tstr import TSTR_SAMPLING, TstrConfig, run_tstr
+    cfg = tstr_config(locals())
+    from dualalign.pipeline.tstr import run_tstr
     from dualalign.runfolder import LEARNING_CURVE
 
-    data = {
-        "real": real, "pack": labels, "out": out, "text_column": text_col, "label_column": label_col,
-        "per_label": per_label, "variants": [v.strip() for v in variants.split(",") if v.strip()],
-        "gold_fraction": gold_fraction, "gold": gold, "seeds": _numbers(seeds, "--seeds"),
-        "gold_per_label": _numbers(gold_per_label, "--gold-per-label"),
-        "train": {"classifier": classifier, "synthetic_weight": synthetic_weight},
-        "engine": {k: v for k, v in {"kind": engine, "model": model, "base_url": base_url}.items() if v is not None},
-    }  # fmt: skip
-    if draws is not None:
-        if not gold_per_label:
-            raise ConfigError("--draws: draws of the gold rows of a learning curve; give --gold-per-label too")
-        data["draws"] = draws
-    if candidates is not None:
-        data["alignment"] = {"gate": {"candidates": candidates}}
-    if sampling:
-        data["sampling"] = {**TSTR_SAMPLING.model_dump(exclude_unset=True),
-                            **parse_sampling(sampling).model_dump(exclude_unset=True)}  # fmt: skip
-    cfg = validate_model(TstrConfig, data, "command line")
     with logs.log_to(cfg.out):
         metrics = run_tstr(cfg)
     show_tstr(metrics)
@@ -238,12 +224,59 @@ def tstr(
         console.print(f"plot: [bold]{out / LEARNING_CURVE}[/]")
 
 
+def tstr_config(options: dict):
+    """The TstrConfig of `tstr`'s command-line options (its parameters by name); a bad one is a ConfigError."""
+    from dualalign.config import validate_model
+    from dualalign.pipeline.tstr import TSTR_SAMPLING, TstrConfig
+
+    o = options
+    data = {
+        "real": o["real"], "pack": o["labels"], "out": o["out"], "text_column": o["text_col"],
+        "label_column": o["label_col"], "per_label": o["per_label"],
+        "variants": [v.strip() for v in o["variants"].split(",") if v.strip()], "gold_fraction": o["gold_fraction"],
+        "gold": o["gold"], "seeds": _numbers(o["seeds"], "--seeds"),
+        "gold_per_label": _numbers(o["gold_per_label"], "--gold-per-label"), "test_per_label": o["test_per_label"],
+        "train": {"classifier": o["classifier"], "settings": _settings(o["classifier_settings"]),
+                  "synthetic_weight": o["synthetic_weight"]},
+        "engine": {k: v for k, v in {"kind": o["engine"], "model": o["model"], "base_url": o["base_url"]}.items()
+                   if v is not None},
+    }  # fmt: skip
+    if o["draws"] is not None:
+        if not o["gold_per_label"]:
+            raise ConfigError("--draws: draws of the gold rows of a learning curve; give --gold-per-label too")
+        data["draws"] = o["draws"]
+    if o["candidates"] is not None:
+        data["alignment"] = {"gate": {"candidates": o["candidates"]}}
+    if o["sampling"]:
+        data["sampling"] = {**TSTR_SAMPLING.model_dump(exclude_unset=True),
+                            **parse_sampling(o["sampling"]).model_dump(exclude_unset=True)}  # fmt: skip
+    return validate_model(TstrConfig, data, "command line")
+
+
 def _numbers(text: str, option: str) -> list[int]:
     """'1,2,5' as [1, 2, 5]; anything else a ConfigError naming the option."""
     try:
         return [int(x) for x in text.split(",") if x.strip()]
     except ValueError:
         raise ConfigError(f"{option}: expected whole numbers separated by commas, got {text!r}") from None
+
+
+def _settings(text: str) -> dict[str, int | float | bool | str]:
+    """'r=16,lr=2e-4,dtype=bfloat16' as {"r": 16, "lr": 0.0002, "dtype": "bfloat16"}: each value a whole number, a
+    number, true/false or else text; a pair without '=' is a ConfigError."""
+    pairs = [p.partition("=") for p in text.split(",") if p.strip()]
+    if any(not sep for _, sep, _ in pairs):
+        raise ConfigError(f"--classifier-settings {text!r}: give name=value pairs, e.g. r=16,alpha=32")
+    return {name.strip(): _value(value.strip()) for name, _, value in pairs}
+
+
+def _value(text: str) -> int | float | bool | str:
+    for kind in (int, float):
+        try:
+            return kind(text)
+        except ValueError:
+            pass
+    return {"true": True, "false": False}.get(text.lower(), text)
 
 
 def show_tstr(metrics: dict) -> None:
