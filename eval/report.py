@@ -13,7 +13,7 @@ metrics.json schema (what `render_report` reads; every section is optional):
                                                 # metrics: accuracy, macro_f1, micro_f1, macro_precision,
                                                 # macro_recall, n_train
         "runs": [{"mixture", "seed", "n_train", "accuracy", "macro_f1", "micro_f1",
-                  "macro_precision", "macro_recall"}, ...],
+                  "macro_precision", "macro_recall", "seconds"}, ...],   # seconds: training and scoring
         "per_label_f1": {mixture: {label: {"mean": float, "sd": float | null}}},
         "confusion": {mixture: {"labels": [str], "matrix": [[int]]}}   # rows true, columns predicted,
                                                                        # summed over seeds
