@@ -61,3 +61,11 @@ def per_label_split(df: pd.DataFrame, k: int, seed: int | Sequence[int]) -> tupl
         picked.update(rng.choice(texts.to_numpy(), size=k, replace=False))
     mask = df["text"].isin(picked).to_numpy()
     return df[~mask].reset_index(drop=True), df[mask].drop_duplicates("text").reset_index(drop=True)
+
+
+def cap_per_label(df: pd.DataFrame, n: int, seed: int | Sequence[int]) -> pd.DataFrame:
+    """At most `n` rows of each label, drawn with `seed` (every row of a label that has `n` or fewer), in their
+    original order."""
+    rng = np.random.default_rng(seed)
+    keep = [rng.permutation(rows.to_numpy())[:n] for _, rows in sorted(df.groupby("label").groups.items())]
+    return df.loc[np.sort(np.concatenate(keep))].reset_index(drop=True)

@@ -13,7 +13,7 @@ metrics.json schema (what `render_report` reads; every section is optional):
                                                 # metrics: accuracy, macro_f1, micro_f1, macro_precision,
                                                 # macro_recall, n_train
         "runs": [{"mixture", "seed", "n_train", "accuracy", "macro_f1", "micro_f1",
-                  "macro_precision", "macro_recall"}, ...],
+                  "macro_precision", "macro_recall", "seconds"}, ...],   # seconds: training and scoring
         "per_label_f1": {mixture: {label: {"mean": float, "sd": float | null}}},
                                                 # with train.robustness, summary also has macro_f1_<p> and
                                                 # drop_<p> (clean minus perturbed) and runs macro_f1_<p>, for each

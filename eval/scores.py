@@ -15,7 +15,7 @@ import pandas as pd
 
 from dualalign.alignment.prototypes import LabelPrototypes
 from dualalign.eval.curves import records
-from dualalign.eval.gold import per_label_split, read_labelled, stratified_split
+from dualalign.eval.gold import cap_per_label, per_label_split, read_labelled, stratified_split
 from dualalign.runfolder import SENTENCES
 from dualalign.stage import Stage, StageResult
 from dualalign.train.classification import classification_metrics
@@ -32,7 +32,8 @@ class ScoreStage(Stage):
     """Reads the seed's sentences, the real labelled file (and a gold file, if given) and the pack; writes the
     `scores` figures: one table row per training set (the floor, gold and gold + each variant where there is gold,
     each variant alone), with `gold_per_label` one per training set, k and draw (with `k`, `draw`, `n_test`), and
-    with `synthetic_sizes` one per training set and size (with `per_label`)."""
+    with `synthetic_sizes` one per training set and size (with `per_label`). With `test_per_label`, each test set is
+    cut to that many rows per label: the same rows for every classifier."""
 
     name: ClassVar[str] = "score"
     reads: ClassVar[tuple[str, ...]] = (SENTENCES,)
@@ -49,6 +50,7 @@ class ScoreStage(Stage):
     gold_per_label: list[int] = field(default_factory=list)  # a learning curve: k real rows per label as gold
     draws: int = 1  # draws of the gold rows per k
     synthetic_sizes: list[int] = field(default_factory=list)  # a curve: each size's first items per label scored
+    test_per_label: int | None = None  # score on at most this many test rows per label (a seeded draw)
 
     def files(self) -> tuple[Path, ...]:
         return (resolve_pack_path(self.pack), Path(self.real), *([Path(self.gold)] if self.gold else []))
@@ -62,6 +64,7 @@ class ScoreStage(Stage):
         by_variant = {v: LabelledTexts.from_frame(sentences[sentences["variant"] == v]) for v in self.variants}
         if self.synthetic_sizes:
             test, gold = self.split(real, pack)
+            test = self.capped(test, self.seed)
             item = sentences["note_id"].str.rsplit("-", n=1).str[1].astype(int)  # an item's place within its label
             tables = [self.score(floor, labels, gold, test, {
                 v: LabelledTexts.from_frame(sentences[(sentences["variant"] == v) & (item <= n)])
@@ -73,11 +76,13 @@ class ScoreStage(Stage):
             for k in self.gold_per_label:
                 for draw in range(self.draws):
                     test, gold = per_label_split(real, k, (self.seed, k, draw))
+                    test = self.capped(test, (self.seed, k, draw))
                     table = self.score(floor, labels, gold, test, by_variant)
                     tables.append(table.assign(k=k, draw=draw, n_test=len(test)))
             rows = records(pd.concat(tables, ignore_index=True))
             return StageResult(figures={"scores": {"rows": rows}})
         test, gold = self.split(real, pack)
+        test = self.capped(test, self.seed)
         table = self.score(floor, labels, gold, test, by_variant)
         return StageResult(figures={"scores": {"rows": records(table), "test_rows": len(test)}})
 
@@ -88,6 +93,9 @@ class ScoreStage(Stage):
         if self.gold_fraction:
             return stratified_split(real, self.gold_fraction, self.seed)
         return real, real[:0]
+
+    def capped(self, test: pd.DataFrame, seed: int | tuple[int, ...]) -> pd.DataFrame:
+        return cap_per_label(test, self.test_per_label, seed) if self.test_per_label else test
 
     def score(self, floor: LabelPrototypes, labels: list[str], gold: pd.DataFrame, test: pd.DataFrame,
               by_variant: dict[str, LabelledTexts]) -> pd.DataFrame:  # fmt: skip

@@ -241,6 +241,8 @@ def tstr(
     per_label: str = typer.Option(None, help="Generation requests per label, variant and seed (default 20); several, "
                                   "e.g. '20,50,100': a curve over synthetic rows per label (the largest generated, "
                                   "each size scored on its first items per label). Not with --gold-per-label."),
+    classifier_settings: str = typer.Option("", help="The classifier's settings, e.g. 'r=16,alpha=32,epochs=3' "
+                                            "(the constructor's arguments in dualalign.train)."),
     variants: str = typer.Option("guided,unguided"),
     gold_fraction: float = typer.Option(0.0, help="Share of the real rows kept apart as gold and mixed in."),
     gold: Path = typer.Option(None, help="Real labelled text trained on as gold instead (every --real row scored)."),
@@ -248,6 +250,8 @@ def tstr(
                                        "real rows per label as gold, the other real rows scored. Not with --gold or "
                                        "--gold-fraction."),
     draws: int = typer.Option(None, help="Draws of the gold rows per k of --gold-per-label (default 5)."),
+    test_per_label: int = typer.Option(None, help="Score on at most this many real test rows per label (a seeded "
+                                       "draw, the same for every classifier): for slow classifiers."),
     synthetic_weight: str = typer.Option(None, help="Sample weight of synthetic rows mixed with gold (gold rows "
                                          "weigh 1; default 1), or 'auto': chosen by cross-validation over the gold "
                                          "rows."),
@@ -263,34 +267,10 @@ def tstr(
                                     "rows (typos, dropped words, first sentence only, lower case)."),
 ) -> None:
     """Train on synthetic, test on real: generate each variant's labelled text, train, score on the real rows."""
-    from dualalign.config import validate_model
-    from dualalign.pipeline.tstr import TSTR_SAMPLING, TstrConfig, run_tstr
+    cfg = tstr_config(locals())
+    from dualalign.pipeline.tstr import run_tstr
     from dualalign.runfolder import LEARNING_CURVE
 
-    given = {"per_label": per_label, "seeds": seeds, "gold_per_label": gold_per_label, "draws": draws,
-             "synthetic_weight": synthetic_weight}  # fmt: skip
-    options = tstr_options(given, quick, own_gold=gold is not None or bool(gold_fraction),
-                           takes_weights=classifier not in CLASSIFIERS or CLASSIFIERS[classifier].takes_weights)
-    data = {
-        "real": real, "pack": labels, "out": out, "text_column": text_col, "label_column": label_col,
-        "per_label": _numbers(options["per_label"], "--per-label"),
-        "variants": [v.strip() for v in variants.split(",") if v.strip()],
-        "gold_fraction": gold_fraction, "gold": gold, "seeds": _numbers(options["seeds"], "--seeds"),
-        "gold_per_label": _numbers(options["gold_per_label"], "--gold-per-label"),
-        "train": {"classifier": classifier, "synthetic_weight": options["synthetic_weight"],
-                  "robustness": robustness},
-        "engine": {k: v for k, v in {"kind": engine, "model": model, "base_url": base_url}.items() if v is not None},
-    }  # fmt: skip
-    if options["draws"] is not None:
-        if not options["gold_per_label"]:
-            raise ConfigError("--draws: draws of the gold rows of a learning curve; give --gold-per-label too")
-        data["draws"] = options["draws"]
-    if candidates is not None:
-        data["alignment"] = {"gate": {"candidates": candidates}}
-    if sampling:
-        data["sampling"] = {**TSTR_SAMPLING.model_dump(exclude_unset=True),
-                            **parse_sampling(sampling).model_dump(exclude_unset=True)}  # fmt: skip
-    cfg = validate_model(TstrConfig, data, "command line")
     with logs.log_to(cfg.out):
         metrics = run_tstr(cfg)
     show_tstr(metrics)
@@ -312,12 +292,62 @@ def tstr_options(given: dict, quick: bool, own_gold: bool = False, takes_weights
     return {name: preset[name] if value is None else value for name, value in given.items()}
 
 
+def tstr_config(options: dict):
+    """The TstrConfig of `tstr`'s command-line options (its parameters by name); a bad one is a ConfigError."""
+    from dualalign.config import validate_model
+    from dualalign.pipeline.tstr import TSTR_SAMPLING, TstrConfig
+
+    o = options | tstr_options({name: options[name] for name in TSTR_DEFAULTS}, options["quick"],
+                               own_gold=options["gold"] is not None or bool(options["gold_fraction"]),
+                               takes_weights=options["classifier"] not in CLASSIFIERS
+                               or CLASSIFIERS[options["classifier"]].takes_weights)  # fmt: skip
+    data = {
+        "real": o["real"], "pack": o["labels"], "out": o["out"], "text_column": o["text_col"],
+        "label_column": o["label_col"], "per_label": _numbers(o["per_label"], "--per-label"),
+        "variants": [v.strip() for v in o["variants"].split(",") if v.strip()], "gold_fraction": o["gold_fraction"],
+        "gold": o["gold"], "seeds": _numbers(o["seeds"], "--seeds"),
+        "gold_per_label": _numbers(o["gold_per_label"], "--gold-per-label"), "test_per_label": o["test_per_label"],
+        "train": {"classifier": o["classifier"], "settings": _settings(o["classifier_settings"]),
+                  "synthetic_weight": o["synthetic_weight"], "robustness": o["robustness"]},
+        "engine": {k: v for k, v in {"kind": o["engine"], "model": o["model"], "base_url": o["base_url"]}.items()
+                   if v is not None},
+    }  # fmt: skip
+    if o["draws"] is not None:
+        if not o["gold_per_label"]:
+            raise ConfigError("--draws: draws of the gold rows of a learning curve; give --gold-per-label too")
+        data["draws"] = o["draws"]
+    if o["candidates"] is not None:
+        data["alignment"] = {"gate": {"candidates": o["candidates"]}}
+    if o["sampling"]:
+        data["sampling"] = {**TSTR_SAMPLING.model_dump(exclude_unset=True),
+                            **parse_sampling(o["sampling"]).model_dump(exclude_unset=True)}  # fmt: skip
+    return validate_model(TstrConfig, data, "command line")
+
+
 def _numbers(text: str, option: str) -> list[int]:
     """'1,2,5' as [1, 2, 5]; anything else a ConfigError naming the option."""
     try:
         return [int(x) for x in text.split(",") if x.strip()]
     except ValueError:
         raise ConfigError(f"{option}: expected whole numbers separated by commas, got {text!r}") from None
+
+
+def _settings(text: str) -> dict[str, int | float | bool | str]:
+    """'r=16,lr=2e-4,dtype=bfloat16' as {"r": 16, "lr": 0.0002, "dtype": "bfloat16"}: each value a whole number, a
+    number, true/false or else text; a pair without '=' is a ConfigError."""
+    pairs = [p.partition("=") for p in text.split(",") if p.strip()]
+    if any(not sep for _, sep, _ in pairs):
+        raise ConfigError(f"--classifier-settings {text!r}: give name=value pairs, e.g. r=16,alpha=32")
+    return {name.strip(): _value(value.strip()) for name, _, value in pairs}
+
+
+def _value(text: str) -> int | float | bool | str:
+    for kind in (int, float):
+        try:
+            return kind(text)
+        except ValueError:
+            pass
+    return {"true": True, "false": False}.get(text.lower(), text)
 
 
 def show_tstr(metrics: dict) -> None:

@@ -63,6 +63,8 @@ class TstrConfig(StrictModel):
     gold_per_label: list[int] = Field(default_factory=list, description="a learning curve: for each k, `draws` draws "
                                       "of k real rows per label as gold, the other real rows scored")  # fmt: skip
     draws: int = Field(5, ge=1, description="draws of the gold rows per k of `gold_per_label`")
+    test_per_label: int | None = Field(None, ge=1, description="score on at most this many real test rows per label "
+                                       "(a seeded draw, the same for every classifier): for slow classifiers")
     seeds: list[int] = Field(default_factory=lambda: [0, 1, 2], min_length=1)
     train: TrainConfig = Field(default_factory=TrainConfig)
     engine: EngineConfig = Field(default_factory=EngineConfig)
@@ -105,7 +107,7 @@ def seed_stages(cfg: TstrConfig, seed: int, engine: Engine | None = None, progre
         ScoreStage(real=cfg.real, text_column=cfg.text_column, label_column=cfg.label_column, pack=cfg.pack,
                    gold_fraction=cfg.gold_fraction, gold=cfg.gold, variants=cfg.variants, train=cfg.train,
                    encoder=cfg.alignment.grounding.embedding_model, gold_per_label=sorted(cfg.gold_per_label),
-                   draws=cfg.draws if cfg.gold_per_label else 1,
+                   draws=cfg.draws if cfg.gold_per_label else 1, test_per_label=cfg.test_per_label,
                    synthetic_sizes=sorted(cfg.per_label) if len(cfg.per_label) > 1 else [], **common),  # fmt: skip
     ]
 
@@ -118,10 +120,11 @@ def real_texts(cfg: TstrConfig) -> list[str]:
 
 
 def run_tstr(cfg: TstrConfig, engine: Engine | None = None, progress: bool = True) -> dict:
-    """Run each seed's stages (unchanged ones skipped, an interrupted generation resumed), then write the summary
-    per training set (mean and sd over seeds: `tstr`; with `gold_per_label`, per k over draws and seeds: `curve`;
-    with several `per_label` sizes, per size over seeds: `synthetic_curve`; a curve is plotted in
-    `learning_curve.png`), one row per seed (k and draw, or size) and training set, and the generation figures per
+    """Run each seed's stages (unchanged ones skipped, an interrupted generation resumed; every seed's generation,
+    then, with the engine closed, every seed's scores), then write the summary per training set (mean and sd over
+    seeds: `tstr`; with `gold_per_label`, per k over draws and seeds: `curve`; with several `per_label` sizes, per
+    size over seeds: `synthetic_curve`; a curve is plotted in `learning_curve.png`), one row per seed (k and draw,
+    or size) and training set, and the generation figures per
     seed to `cfg.out/metrics.json`, recorded in `cfg.out/manifest.json`. `engine`: an already loaded engine."""
     real_texts(cfg)
     if cfg.gold_per_label:  # a label too small for the largest k is one error, before any model loads
@@ -129,11 +132,15 @@ def run_tstr(cfg: TstrConfig, engine: Engine | None = None, progress: bool = Tru
         per_label_split(real, max(cfg.gold_per_label), 0)
     out = RunFolder(cfg.out)
     seeds: dict[str, RunFolder] = {}
-    with Timer() as timer, nullcontext(engine) if engine is not None else make_engine(cfg.engine) as active:
-        for seed in cfg.seeds:
-            stages = seed_stages(cfg, seed, active, progress)
-            run_stages(stages, [s.name for s in stages], progress=progress)
-            seeds[str(seed)] = stages[0].run
+    with Timer() as timer:
+        with nullcontext(engine) if engine is not None else make_engine(cfg.engine) as active:
+            stages = {seed: seed_stages(cfg, seed, active, progress) for seed in cfg.seeds}
+            for steps in stages.values():
+                run_stages(steps, [s.name for s in steps if s.name != ScoreStage.name], progress=progress)
+        # every seed's text first, then the classifiers: a GPU's memory, once the engine's, is free for a fine-tune
+        for seed, steps in stages.items():
+            run_stages(steps, [ScoreStage.name], progress=progress)
+            seeds[str(seed)] = steps[0].run
     scores = {seed: run.figures("scores") for seed, run in seeds.items()}
     table = pd.DataFrame([row for s in scores.values() for row in s["rows"]])
     setup = {**cfg.model_dump(mode="json", exclude={"engine", "alignment"}), "model": cfg.engine.model}

@@ -126,5 +126,17 @@ def test_lora_llm_trains_and_scores_label_likelihoods(s2d):
     np.testing.assert_allclose(proba.sum(axis=1), 1.0, atol=1e-6)
     pred = clf.predict(tiny_test["text"].tolist())
     assert set(pred) <= set(labels)
+    # a text's prompt runs once, its cache shared by every label's answer: the scores of each whole sequence
+    import torch
+
+    text, whole = tiny_test["text"].iloc[0], []
+    with torch.inference_mode():
+        for label in clf.classes_:
+            ids, target = clf._encode(text, label)
+            logits = clf.model_(input_ids=torch.tensor([ids])).logits[0, :-1].float()
+            logp = torch.log_softmax(logits, dim=-1).gather(-1, torch.tensor(ids[1:])[:, None]).squeeze(-1)
+            whole.append(float(logp[torch.tensor(target[1:]) != -100].sum()))
+    expected = np.exp(np.array(whole) - max(whole))
+    np.testing.assert_allclose(clf.predict_proba([text])[0], expected / expected.sum(), rtol=1e-3, atol=1e-5)
     prompt = clf.prompt("I have a fever")
     assert "labels: Chicken pox, Common Cold, Migraine." in prompt and prompt.index("Migraine") < prompt.index("fever")

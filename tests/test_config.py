@@ -137,3 +137,48 @@ def test_the_conversation_order_is_one_of_two_and_needs_encounters(tmp_path):
         load_config(write(tmp_path, order.format("dialog_first")))
     with pytest.raises(ConfigError, match=r"order 'dialogue_first' .* needs granularity 'encounters', not 'sentences'"):
         load_config(write(tmp_path, "alignment:\n  conversation:\n    order: dialogue_first\n"))
+
+
+def test_gpu_tstr_example_is_a_valid_command_line():
+    """examples/tstr-llama-lora.sh (the paper's classifier on a GPU) parses as `tstr` options into a valid config:
+    Llama-3.1-8B-Instruct generates and is the LoRA base, with settings the classifier knows."""
+    import shlex
+
+    from typer.main import get_command
+
+    from dualalign.pipeline.cli import app
+    from dualalign.pipeline.run_cli import tstr_config
+
+    script = (Path(__file__).resolve().parents[1] / "examples" / "tstr-llama-lora.sh").read_text()
+    words = shlex.split(script[script.index("exec dualalign tstr"):].replace("\\\n", " "), comments=True)
+    assert words[:3] == ["exec", "dualalign", "tstr"] and words[-1] == "$@"
+    command = get_command(app).get_command(None, "tstr")
+    cfg = tstr_config(command.make_context("tstr", words[3:-1]).params)
+    assert cfg.engine.kind == "vllm" and cfg.engine.model == "meta-llama/Llama-3.1-8B-Instruct"
+    assert cfg.train.classifier == "lora-llm"
+    assert cfg.train.settings == {"model": "meta-llama/Llama-3.1-8B-Instruct", "r": 16, "alpha": 32, "dropout": 0.05,
+                                  "epochs": 3, "batch_size": 8, "lr": 1e-4, "max_length": 256, "dtype": "bfloat16"}
+    assert cfg.gold_per_label == [1, 2, 5, 10] and cfg.draws == 2 and cfg.seeds == [0, 1, 2]
+
+
+def test_tstr_classifier_settings_are_typed_and_checked():
+    from typer.main import get_command
+
+    from dualalign.pipeline.cli import app
+    from dualalign.pipeline.run_cli import tstr_config
+
+    command = get_command(app).get_command(None, "tstr")
+
+    def config(*args: str):
+        words = ["--real", "x.csv", "--labels", "symptom2disease", *args]
+        return tstr_config(command.make_context("tstr", words).params)
+
+    cfg = config("--classifier", "lora-llm", "--classifier-settings", "r=4, lr=2e-4,dtype=float32,device=cpu")
+    assert cfg.train.settings == {"r": 4, "lr": 2e-4, "dtype": "float32", "device": "cpu"}
+    assert config("--test-per-label", "5").test_per_label == 5
+    with pytest.raises(ConfigError, match="--classifier-settings 'r': give name=value pairs"):
+        config("--classifier-settings", "r")
+    with pytest.raises(ConfigError, match="classifier 'encoder': unknown settings \\['r'\\]"):
+        config("--classifier", "encoder", "--classifier-settings", "r=4")
+    with pytest.raises(ConfigError, match="test_per_label"):
+        config("--test-per-label", "0")

@@ -206,6 +206,18 @@ def test_demo_hint_is_a_command_that_parses(shared_data, tmp_path):
     assert result.returncode == 2 and "labels not in pack 'symptom2disease': ['Gout']" in result.stderr, result.stderr
 
 
+def test_score_stage_cuts_each_test_set_to_test_per_label_rows(shared_data, sentences, tmp_path):
+    run = RunFolder(tmp_path)
+    sentences.to_parquet(run.file(SENTENCES))
+    stage = ScoreStage(run=run, seed=0, real=shared_data / "symptom2disease_public.csv", text_column="text",
+                       label_column="label", pack="symptom2disease", gold_fraction=0.0, variants=["guided", "unguided"],
+                       train=TrainConfig(), encoder="embedded:minilm-l6", gold_per_label=[1], test_per_label=2)
+    table = pd.DataFrame(stage.execute().figures["scores"]["rows"])
+    assert (table["n_test"] == 24).all()  # 2 of each of the 12 labels
+    assert table["mixture"].tolist() == [FLOOR, "gold", "gold+guided", "gold+unguided", "guided", "unguided"]
+    assert (table.set_index("mixture")["seconds"].drop(FLOOR) > 0).all()  # each training set's fit and scoring
+
+
 def test_tstr_curve_options_fail_with_one_message(shared_data, tmp_path):
     real = str(shared_data / "symptom2disease_public.csv")
     cases = {

@@ -4,7 +4,7 @@ import pandas as pd
 import pytest
 
 from dualalign.errors import DataError
-from dualalign.eval.gold import read_labelled, stratified_split
+from dualalign.eval.gold import cap_per_label, read_labelled, stratified_split
 from dualalign.trajectories import load_pack
 
 
@@ -51,3 +51,16 @@ def test_stratified_split_is_seeded_and_keeps_every_label(shared_data, pack):
     again_rest, again_part = stratified_split(df, 0.2, seed=3)
     assert part.equals(again_part)
     assert not set(part["text"]) & set(rest["text"])  # the file repeats some texts: they stay on one side
+
+
+def test_cap_per_label_keeps_at_most_n_rows_of_each_label_seeded(shared_data, pack):
+    df = read_labelled(shared_data / "symptom2disease_public.csv", "text", "label", pack)
+    small = df.drop(df.index[df["label"] == "jaundice"][2:])  # jaundice: 2 rows left, fewer than n
+    capped = cap_per_label(small, 3, (0, 1))
+    counts = capped["label"].value_counts()
+    assert counts["jaundice"] == 2 and (counts.drop("jaundice") == 3).all() and len(counts) == 12
+    rows = set(zip(capped["text"], capped["label"], strict=True))
+    assert rows <= set(zip(small["text"], small["label"], strict=True))
+    assert cap_per_label(small, 3, (0, 1)).equals(capped)  # seeded
+    assert set(cap_per_label(small, 3, (0, 2))["text"]) != set(capped["text"])
+    assert cap_per_label(small, 60, 0).equals(small.reset_index(drop=True))  # every row, in its order

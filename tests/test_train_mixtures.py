@@ -60,7 +60,8 @@ def test_run_mixtures_tidy_table_and_summary(sets, tmp_path):
                        {"guided": sets["guided"], "unguided": sets["unguided"]}, seeds=(0, 1), ratio=2.0)
     t = res.table
     assert list(t.columns) == ["mixture", "seed", "n_train", "accuracy", "macro_f1", "micro_f1",
-                               "macro_precision", "macro_recall", "synthetic_weight"]
+                               "macro_precision", "macro_recall", "seconds", "synthetic_weight"]
+    assert (t["seconds"] > 0).all()
     assert t.groupby("mixture", sort=False)["synthetic_weight"].first().fillna(-1).to_dict() == {
         "gold": -1, "gold+guided": 1.0, "gold+unguided": 1.0, "guided": -1, "unguided": -1}  # gold rows only
     assert list(t["mixture"].unique()) == mixture_names(["guided", "unguided"]) and len(t) == 10

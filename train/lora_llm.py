@@ -67,7 +67,7 @@ class LoraLLMClassifier(TextClassifier):
             with progress(f"LoRA on {self.model}", total) as (bar, task):
                 while len(self.loss_history_) < total:
                     for idx in shuffled_batches(len(encoded), self.batch_size, rng):
-                        loss = -self._answer_logprob([encoded[i] for i in idx], per_token=True).mean()
+                        loss = -self._answer_logprob([encoded[i] for i in idx]).mean()
                         loss.backward()
                         optim.step()
                         optim.zero_grad()
@@ -78,23 +78,39 @@ class LoraLLMClassifier(TextClassifier):
         self.model_.eval()
 
     def _predict_proba(self, texts: list[str]) -> np.ndarray:
+        """Each text's prompt runs once; its cached keys and values are shared by the k label answers, which run as
+        one batch after it (k times fewer prompt tokens than scoring k whole sequences)."""
         import torch
 
         k = len(self.classes_)
-        pairs = [(i, j) for i in range(len(texts)) for j in range(k)]
-        step = max(self.batch_size, k)
+        answers = [self._answer(label) for label in self.classes_]
+        width = max(len(a) for a in answers)
+        ids = torch.full((k, width), self._pad_id(), dtype=torch.long)
+        answer_mask = torch.zeros((k, width), dtype=torch.long)
+        for row, answer in enumerate(answers):
+            ids[row, :len(answer)] = torch.tensor(answer)
+            answer_mask[row, :len(answer)] = 1
+        ids, answer_mask = ids.to(self.device_), answer_mask.to(self.device_)
         scores = []
         with torch.inference_mode():
-            for start in range(0, len(pairs), step):
-                chunk = [self._encode(texts[i], self.classes_[j]) for i, j in pairs[start:start + step]]
-                scores.append(self._answer_logprob(chunk).float().cpu().numpy())
-        logp = np.concatenate(scores).reshape(len(texts), k).astype(np.float64)
+            for text in texts:
+                prompt = torch.tensor([self._prompt_ids(text, width)], device=self.device_)
+                out = self.model_(input_ids=prompt, use_cache=True, logits_to_keep=1)
+                first = torch.log_softmax(out.logits[0, -1].float(), dim=-1)[ids[:, 0]]
+                cache = out.past_key_values
+                cache.batch_repeat_interleave(k)
+                mask = torch.cat([torch.ones((k, prompt.shape[1]), dtype=torch.long, device=self.device_),
+                                  answer_mask], dim=1)  # fmt: skip
+                logits = self.model_(input_ids=ids, attention_mask=mask, past_key_values=cache).logits[:, :-1].float()
+                rest = torch.log_softmax(logits, dim=-1).gather(-1, ids[:, 1:].unsqueeze(-1)).squeeze(-1)
+                scores.append((first + (rest * answer_mask[:, 1:]).sum(dim=1)).cpu().numpy())
+        logp = np.stack(scores).astype(np.float64)
         logp -= logp.max(axis=1, keepdims=True)
         proba = np.exp(logp)
         return proba / proba.sum(axis=1, keepdims=True)
 
-    def _answer_logprob(self, items: list[tuple[list[int], list[int]]], per_token: bool = False):
-        """Log-likelihood of each item's answer given its prompt: summed per item, or per answer token.
+    def _answer_logprob(self, items: list[tuple[list[int], list[int]]]):
+        """Log-likelihood of each answer token of the items given its prompt.
 
         Rows are left-padded so every answer ends the row; only the last positions' logits are computed
         (`logits_to_keep`), which spares the vocabulary projection over the prompt.
@@ -107,7 +123,7 @@ class LoraLLMClassifier(TextClassifier):
         target = labels[:, -keep + 1:]
         answer = target != -100
         picked = torch.log_softmax(logits, dim=-1).gather(-1, target.clamp(min=0).unsqueeze(-1)).squeeze(-1)
-        return picked[answer] if per_token else (picked * answer).sum(dim=1)
+        return picked[answer]
 
     def prompt(self, text: str) -> str:
         """The prompt for one input: with a chat template, the instruction is the system turn and the text the
@@ -120,24 +136,36 @@ class LoraLLMClassifier(TextClassifier):
         return f"{instruction}\n\nText: {text}\nLabel: "
 
     def _encode(self, text: str, label: str) -> tuple[list[int], list[int]]:
-        """Token ids of prompt + answer, and training labels (-100 on the prompt); a long text is cut to fit."""
+        """Token ids of prompt + answer, and training labels (-100 on the prompt)."""
+        answer = self._answer(label)
+        prompt = self._prompt_ids(text, len(answer))
+        return prompt + answer, [-100] * len(prompt) + answer
+
+    def _answer(self, label: str) -> list[int]:
+        """The answer's token ids: the label and the end token."""
+        return self.tokenizer_(label, add_special_tokens=False)["input_ids"] + [self.tokenizer_.eos_token_id]
+
+    def _prompt_ids(self, text: str, room: int) -> list[int]:
+        """The prompt's token ids, a long text cut so that `room` answer tokens still fit in `max_length`."""
         tok = self.tokenizer_
-        answer = tok(label, add_special_tokens=False)["input_ids"] + [tok.eos_token_id]
         prompt = tok(self.prompt(text), add_special_tokens=False)["input_ids"]
-        excess = len(prompt) + len(answer) - self.max_length
+        excess = len(prompt) + room - self.max_length
         if excess > 0:
             text_ids = tok(text, add_special_tokens=False)["input_ids"]
             text = tok.decode(text_ids[:max(len(text_ids) - excess, 1)])
             prompt = tok(self.prompt(text), add_special_tokens=False)["input_ids"]
-        return prompt + answer, [-100] * len(prompt) + answer
+        return prompt
+
+    def _pad_id(self) -> int:
+        tok = self.tokenizer_
+        return tok.pad_token_id if tok.pad_token_id is not None else tok.eos_token_id
 
     def _collate(self, items: list[tuple[list[int], list[int]]]):
         """Left-padded tensors (every answer ends its row): input ids, attention mask, labels."""
         import torch
 
         width = max(len(ids) for ids, _ in items)
-        pad = self.tokenizer_.pad_token_id if self.tokenizer_.pad_token_id is not None else self.tokenizer_.eos_token_id
-        ids = torch.full((len(items), width), pad, dtype=torch.long)
+        ids = torch.full((len(items), width), self._pad_id(), dtype=torch.long)
         mask = torch.zeros((len(items), width), dtype=torch.long)
         labels = torch.full((len(items), width), -100, dtype=torch.long)
         for row, (seq, lab) in enumerate(items):

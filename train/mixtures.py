@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import logging
+import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -159,7 +160,8 @@ def run_mixtures(classifier: str, gold: LabelledTexts, test: LabelledTexts,
 
     `synthetic`: texts per variant. `mixtures` defaults to every mixture whose data was given. The seed drives both
     the synthetic draw and the classifier. The label set is the test set's and gold's labels; a training label
-    outside it is a DataError. `synthetic_weight`: the weight of the synthetic rows of a gold + synthetic mixture
+    outside it is a DataError. A row records `seconds`: the training (with its weight's choice) and the scoring.
+    `synthetic_weight`: the weight of the synthetic rows of a gold + synthetic mixture
     (gold rows weigh 1), or "auto" (chosen per mixture and seed from the gold rows alone: `train.weighting`); a
     `gold+` row of the table records it as `synthetic_weight`. `perturbed`: perturbation name -> a copy of the test
     texts (`train.robustness.perturbed_copies`); each model is also scored on each copy, recorded as
@@ -182,6 +184,7 @@ def run_mixtures(classifier: str, gold: LabelledTexts, test: LabelledTexts,
     rows, label_rows, confusion = [], [], {}
     for mix in mixtures:
         for seed in seeds:
+            start = time.perf_counter()
             train = build_mixture(mix, gold, synthetic, ratio=ratio, cap=cap, seed=seed)
             stray = sorted(set(train.labels) - set(labels))
             if stray:
@@ -195,13 +198,15 @@ def run_mixtures(classifier: str, gold: LabelledTexts, test: LabelledTexts,
             else:
                 model = make_classifier(classifier, **{**(settings or {}), "seed": seed}).fit(train.texts, train.labels)
             scores = classification_metrics(test.labels, model.predict(test.texts), labels)
+            seconds = round(time.perf_counter() - start, 2)
             robust = {perturbed_column(name): classification_metrics(test.labels, model.predict(list(texts)),
                                                                      labels)["macro_f1"]
                       for name, texts in (perturbed or {}).items()}  # fmt: skip
-            rows.append(table_row(mix, seed, len(train), scores) | weight | robust)
+            rows.append(table_row(mix, seed, len(train), scores) | {"seconds": seconds} | weight | robust)
             label_rows += [{"mixture": mix, "seed": seed, "label": lab, **vals}
                            for lab, vals in scores["per_label"].items()]
             matrix = np.asarray(scores["confusion_matrix"])
             confusion[mix] = (np.asarray(confusion[mix]) + matrix).tolist() if mix in confusion else matrix.tolist()
-            log.info("%s seed %d: macro-F1 %.3f (n_train %d)", mix, seed, scores["macro_f1"], len(train))
+            log.info("%s seed %d: macro-F1 %.3f (n_train %d, %.1f s)", mix, seed, scores["macro_f1"], len(train),
+                     seconds)
     return MixtureResults(classifier, labels, pd.DataFrame(rows), pd.DataFrame(label_rows), confusion)
