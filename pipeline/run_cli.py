@@ -381,15 +381,21 @@ def show_curve(curve: dict, title: str, point: str) -> None:
 
 
 def show_robustness(metrics: dict) -> None:
-    """Per training set (and k of a curve): the clean macro-F1 and the macro-F1 lost on each perturbed copy of the
-    real test rows (means, to fit 80 columns; the sds are in metrics.json); nothing where none was scored."""
+    """Per training set (and point of a curve: k=, or n= synthetic per label): the clean macro-F1 and the macro-F1
+    lost on each perturbed copy of the real test rows (means, to fit 80 columns; the sds are in metrics.json);
+    nothing where none was scored."""
     from dualalign.train.robustness import PERTURBATIONS, drop_column
 
-    sets = metrics["curve"] if "curve" in metrics else {"": metrics["tstr"]}
+    if "curve" in metrics:
+        sets = {f"k={k} ": by_name for k, by_name in metrics["curve"].items()}
+    elif "synthetic_curve" in metrics:
+        sets = {f"n={n} ": by_name for n, by_name in metrics["synthetic_curve"].items()}
+    else:
+        sets = {"": metrics["tstr"]}
     heads = dict(zip(PERTURBATIONS, ("typos", "dropped", "1st sent.", "lower"), strict=True))
-    rows = {f"{f'k={k} ' if k else ''}{name}": {"macro-F1": f"{f['macro_f1']['mean']:.3f}",
-                                                **{heads[p]: f"{f[drop_column(p)]['mean']:.3f}" for p in PERTURBATIONS}}
-            for k, by_name in sets.items() for name, f in by_name.items() if drop_column(PERTURBATIONS[0]) in f}
+    rows = {f"{point}{name}": {"macro-F1": f"{f['macro_f1']['mean']:.3f}",
+                               **{heads[p]: f"{f[drop_column(p)]['mean']:.3f}" for p in PERTURBATIONS}}
+            for point, by_name in sets.items() for name, f in by_name.items() if drop_column(PERTURBATIONS[0]) in f}
     title = ("robustness: macro-F1 lost with typos, words dropped, the first sentence only, lower case (clean minus "
              "perturbed)")  # fmt: skip
     print_figures(console, title, "trained on", rows)

@@ -15,7 +15,15 @@ from dualalign.errors import ConfigError, DataError
 from dualalign.eval.curves import curve_figures, curve_plot
 from dualalign.eval.gold import per_label_split, read_labelled, stratified_split
 from dualalign.eval.scores import FLOOR, ScoreStage
-from dualalign.pipeline.run_cli import QUICK, QUICK_MINUTES, TSTR_DEFAULTS, claim_hint, tstr_options
+from dualalign.pipeline.run_cli import (
+    QUICK,
+    QUICK_MINUTES,
+    TSTR_DEFAULTS,
+    claim_hint,
+    console,
+    show_robustness,
+    tstr_options,
+)
 from dualalign.runfolder import SENTENCES, RunFolder
 from dualalign.train.config import TrainConfig
 from dualalign.train.mixtures import LabelledTexts, run_mixtures
@@ -140,7 +148,7 @@ def test_score_stage_curve_rows_per_k_and_draw(shared_data, sentences, tmp_path)
     for p in PERTURBATIONS:
         assert table[f"macro_f1_{p}"].between(0, 1).all() and curve["3"]["gold"][f"drop_{p}"]["sd"] is not None
     assert (table["macro_f1_dropped_words"] < table["macro_f1"]).mean() > 0.5  # a fifth of the words gone hurts
-    from dualalign.pipeline.run_cli import console, show_robustness, show_tstr
+    from dualalign.pipeline.run_cli import show_tstr
 
     with console.capture() as captured:
         show_tstr({"curve": curve, "setup": {"draws": 2, "seeds": [0], "train": {"synthetic_weight": 0.3}}})
@@ -179,6 +187,10 @@ def test_score_stage_synthetic_sizes_score_the_first_items_per_label(shared_data
     assert rows.loc[(1, "gold"), "macro_f1"] == rows.loc[(3, "gold"), "macro_f1"]  # the same gold and test rows
     curve = curve_figures(table, "per_label")
     assert list(curve) == ["1", "3"] and curve["1"]["guided"]["n_train"]["mean"] == 12
+    with console.capture() as captured:
+        show_robustness({"synthetic_curve": curve})
+    text = " ".join(captured.get().replace("│", " ").split())
+    assert f"n=3 guided {curve['3']['guided']['macro_f1']['mean']:.3f}" in text
 
 
 def test_quick_preset_fills_only_what_the_user_left_out():
