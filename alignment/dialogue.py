@@ -28,6 +28,8 @@ NARRATOR_NAMES = {"narrator", "note", "scene", "setting", "description", "action
 SPEAKER_LINE = re.compile(
     r"^\s*(?:\[(?P<tag>[a-z_ ]{1,30})\]|\**(?P<name>[A-Z][A-Za-z]*(?: [A-Za-z]+){0,2})\**\s*:\**)\s*(?P<text>.*)$"
 )
+INLINE_TURN = re.compile(r"(?<=[.!?\"”])\s+(?=(?:Doctor|Patient):\s)")  # a second turn begun on the same line
+QUOTED = re.compile(r'^"([^"]*)"$')  # a turn written in quotes: `Doctor: "How are you?"`
 STAGE_DIRECTION = re.compile(r"\*[^*\n]{1,80}\*|\((?:[a-z]+[ ,]*){1,8}\)|^\s*\[[^\]]*\]\s*$")
 THE_PATIENT = re.compile(r"\bthe patient\b", re.IGNORECASE)
 REASONS = ("narrator_line", "patient_third_person", "missing_speaker", "third_speaker", "not_alternating",
@@ -56,9 +58,10 @@ class Finding:
 
 def parse_dialogue(text: str) -> list[Turn]:
     """One turn per non-blank line: `Doctor: ...`, `[doctor] ...` (ACI-Bench), another named speaker, or a line
-    without a speaker (a `NARRATOR` turn)."""
+    without a speaker (a `NARRATOR` turn). A `Doctor:` or `Patient:` after a sentence's end begins a turn of its own
+    (`Doctor: "How are you?" Patient: "Fine."`); a turn's enclosing quotes are dropped."""
     turns = []
-    for line in text.splitlines():
+    for line in (part for line in text.splitlines() for part in INLINE_TURN.split(line)):
         if not line.strip():
             continue
         m = SPEAKER_LINE.match(line)
@@ -66,12 +69,17 @@ def parse_dialogue(text: str) -> list[Turn]:
             turns.append(Turn(NARRATOR, line.strip()))
         elif m.group("tag"):
             tag = m.group("tag").strip()
-            turns.append(Turn(TAGS.get(tag, tag.replace("_", " ").title()), m.group("text").strip()))
+            turns.append(Turn(TAGS.get(tag, tag.replace("_", " ").title()), _unquoted(m.group("text"))))
         else:
             name = m.group("name").strip()
             speaker = NARRATOR if name.lower() in NARRATOR_NAMES else name.title()
-            turns.append(Turn(speaker, m.group("text").strip()))
+            turns.append(Turn(speaker, _unquoted(m.group("text"))))
     return turns
+
+
+def _unquoted(text: str) -> str:
+    m = QUOTED.match(text.strip())
+    return m.group(1).strip() if m else text.strip()
 
 
 def render_dialogue(turns: Sequence[Turn]) -> str:

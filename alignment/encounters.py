@@ -10,7 +10,8 @@ and the condition's name (in any variant) only from the diagnosis on (`visit_day
 states the stage alone, without the diagnosis or its code.
 
 Conversation plans (`conversation_pieces`, after the note's sections are judged): short pieces that a small model can
-write, each a begun reply "Doctor:" cut at the next doctor's turn: an opening from the chief complaint (the doctor's
+write, each a begun reply "Doctor:" cut at the next doctor's turn (one that ends after the doctor's turn is asked
+again for the patient's answer): an opening from the chief complaint (the doctor's
 greeting given, the patient's answer written); an exchange per planned finding from the section it was written in
 (variants shown the mentions), or one per middle section (the others); a closing from the assessment and plan. A piece
 whose section was rejected is not planned: `conversation_pieces` names it with the reason `source_section_rejected`.
@@ -50,8 +51,10 @@ from dualalign.trajectories.pack import ConditionPack
 SECTION_SENTENCES = {CC: 1, "HISTORY OF PRESENT ILLNESS": 4}  # a section's reply is cut after this many (else 3)
 CONVERSATION_STOP = ["\nDoctor:", "\n\n"]  # a piece is one doctor's turn and what answers it
 # The begun reply of a piece; the opening's greeting is given (the embedded model, left to open, wrote codes such as
-# "Doctor: 12324-P"), and the patient answers it from the chief complaint.
-PIECE_START, OPENING_START = "Doctor:", "Doctor: Hello, what brings you in today?\nPatient:"
+# "Doctor: 12324-P"), and the patient answers it from the chief complaint. Another piece whose reply ends after the
+# doctor's turn (as 172 of the embedded model's 217 replies without a patient did) is asked again for the patient's
+# answer, begun (`generate.candidates.answered`).
+PIECE_START, OPENING_START, ANSWER_START = "Doctor:", "Doctor: Hello, what brings you in today?\nPatient:", "Patient:"
 SOURCE_REJECTED = "source_section_rejected"
 CONVERSATION_REJECTED = "source_conversation_rejected"
 
@@ -160,6 +163,7 @@ def conversation_pieces(sections: Sequence[Plan], accepted: dict[str, str] | Non
             "labels": [mention.label] if mention else [NO_LABEL], "section": section, "piece": name,
             "style": "conversation",
             "messages": _conversation(system, prompt, OPENING_START if name == "opening" else PIECE_START),
+            "answer": None if name == "opening" else ANSWER_START,
             "seed": derived_seed(seed, first.note_id, "conversation", i), "stop": CONVERSATION_STOP,
         })  # fmt: skip
         pieces.append(Piece(name, section, term, plan=plan))

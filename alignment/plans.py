@@ -67,6 +67,7 @@ class Plan(BaseModel):
     sections: list[str] = []
     section: str | None = None  # an encounter's section plan: the section it writes; a piece: the one it is from
     piece: str | None = None  # a conversation piece: opening, finding, section or closing
+    answer: str | None = None  # a piece: the begun answer ("Patient:") asked for where the reply ends without one
     style: str = "clinician-voice"  # a pack style (clinician-voice, patient-voice, dialogue) or "conversation"
     messages: list[Message]
     seed: int

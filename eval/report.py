@@ -28,7 +28,7 @@ metrics.json schema (what `render_report` reads; every section is optional):
         "near_duplicates"
       }},
       "encounters": {variant: {                 # generate.encounters.encounter_figures() (granularity encounters)
-        "encounters", "accepted", "notes_accepted", "conversations_accepted", "sections_accepted", "sections",
+        "encounters", "order", "accepted", "notes_accepted", "conversations_accepted", "sections_accepted", "sections",
         "pieces_accepted", "pieces_skipped", "pieces", "mean_turns",
         "part_rejections_by_reason": {reason: int}, "conversation_rejections_by_reason": {reason: int}
       }},
@@ -150,7 +150,7 @@ def encounter_tables(figures: dict[str, dict[str, Any]]) -> tuple[pd.DataFrame, 
     """From the `encounters` figures: records and parts accepted x variant; rejection reasons x variant, for the
     parts (note sections and conversation pieces) and for whole conversations."""
     by_reason = {"part": "part_rejections_by_reason", "conversation": "conversation_rejections_by_reason"}
-    counts = pd.DataFrame(figures).drop(index=list(by_reason.values()), errors="ignore")
+    counts = pd.DataFrame(figures).drop(index=[*by_reason.values(), "order"], errors="ignore")
     counts.index = counts.index.str.replace("_", " ")
     reasons = {f"{v} ({what})": f.get(key) for v, f in figures.items() for what, key in by_reason.items()}
     return counts, pd.DataFrame({k: r for k, r in reasons.items() if r}).fillna(0).astype(int)
@@ -190,6 +190,7 @@ def render_report(metrics: dict[str, Any], tables: dict[str, pd.DataFrame], exam
         "encounters": Markup(_html_table(counts)) if counts is not None else None,
         "encounter_reasons": Markup(_html_table(encounter_reasons.rename_axis("reason")))
         if encounter_reasons is not None and not encounter_reasons.empty else None,
+        "encounter_order": next(iter(metrics.get("encounters", {}).values()), {}).get("order"),
         "pairs": pairs or {},
         "privacy": metrics.get("privacy"),
         "review": review or {},

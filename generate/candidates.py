@@ -3,6 +3,8 @@
 Each plain-text plan gets `candidates` samples (own seeds) in one engine call with every other plan of the chunk;
 the gate judges them and the best that passes is kept. Plans with no passing candidate go round again with new
 seeds, up to `rounds` more times; what still fails is recorded as rejected, with every candidate and its reason.
+A conversation piece's candidate that ends after the doctor's turn is first asked for the patient's answer
+(`answered`), so that it is judged as a whole exchange.
 """
 
 from __future__ import annotations
@@ -11,12 +13,14 @@ import re
 from collections.abc import Callable, Sequence
 
 from dualalign.alignment.config import GateConfig
+from dualalign.alignment.dialogue import DOCTOR, PATIENT, Turn, parse_dialogue, render_dialogue
 from dualalign.alignment.gate import Candidate, QualityGate, Target
 from dualalign.alignment.plans import Plan, derived_seed
 from dualalign.errors import EngineError
 from dualalign.generate.engine import Engine
 from dualalign.generate.records import GenerationRecord, GenerationRequest, GenerationResult, TriedCandidate
 from dualalign.generate.sampling import SamplingConfig
+from dualalign.messages import Message
 
 Record = Callable[[GenerationRecord], None]
 
@@ -79,6 +83,44 @@ def _complete_turns(text: str, cut_off: bool, max_turns: int) -> str | None:
     return "\n".join(lines) if lines else None
 
 
+def answered(engine: Engine, plans: dict[str, Plan], requests: Sequence[GenerationRequest],
+             results: Sequence[GenerationResult]) -> list[GenerationResult]:  # fmt: skip
+    """`results`, where a conversation piece's reply (its plan has an `answer`) ended after the doctor's turn with
+    no patient's: its first line, the plan's begun answer and what the model then wrote, one engine call for all."""
+    by_id = {r.id: r for r in requests}
+    follow, asked = [], {}
+    for result in results:
+        plan = plans[result.id.split("#")[0]]
+        if not (plan.answer and result.ok):
+            continue
+        turns = parse_dialogue(plan.reply_start + result.text)
+        if not _unanswered(turns):
+            continue
+        asked[result.id] = f"{render_dialogue(turns[:1])}{plan.answer}"
+        request = by_id[result.id]
+        follow.append(request.model_copy(update={
+            "messages": [*plan.messages[:-1], Message(role="assistant", content=asked[result.id])],
+            "stop": ["\n"], "seed": derived_seed(request.seed, "answer")}))  # fmt: skip
+    if not follow:
+        return list(results)
+    answers = {r.id: r for r in engine.generate(follow)}
+    out = []
+    for result in results:
+        answer = answers.get(result.id)
+        if answer is not None:
+            begun = asked[result.id][len(plans[result.id.split("#")[0]].reply_start) :]
+            tokens = result.completion_tokens + answer.completion_tokens
+            result = answer.model_copy(update={"text": begun + answer.text, "completion_tokens": tokens})
+        out.append(result)
+    return out
+
+
+def _unanswered(turns: Sequence[Turn]) -> bool:
+    """Whether a reply's first turn is the doctor's, finished, and no patient's turn follows it."""
+    return bool(turns and turns[0].speaker == DOCTOR and SENTENCE_END.search(turns[0].text)) and all(
+        t.speaker != PATIENT for t in turns)  # fmt: skip
+
+
 def generate_gated(plans: Sequence[Plan], engine: Engine, gate: QualityGate, cfg: GateConfig, sampling: SamplingConfig,
                    record: Record) -> None:  # fmt: skip
     """Generate, judge and `record` every plan once (its `GenerationRecord`).
@@ -92,7 +134,7 @@ def generate_gated(plans: Sequence[Plan], engine: Engine, gate: QualityGate, cfg
         requests = [plan_request(p, sampling, k, attempt) for p in pending for k in range(cfg.candidates)]
         failure = None
         try:
-            results = engine.generate(requests)
+            results = answered(engine, {p.id: p for p in pending}, requests, engine.generate(requests))
         except EngineError as err:
             results, failure = err.results, err
         by_plan: dict[str, list[GenerationResult]] = {}

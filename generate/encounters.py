@@ -212,7 +212,8 @@ def _status(ok: int, total: int) -> str:
 
 
 def encounter_figures(table: pd.DataFrame) -> dict:
-    """Per variant: encounters, accepted ones (note and conversation), parts accepted, reasons counted."""
+    """Per variant: encounters, the order they were written in, accepted ones (note and conversation), parts
+    accepted, reasons counted."""
     figures = {}
     for variant, rows in table.groupby("variant", sort=False):
         sections = [s for parts in rows["sections"] for s in parts]
@@ -222,6 +223,7 @@ def encounter_figures(table: pd.DataFrame) -> dict:
         turns = [len(parse_dialogue(c)) for c in rows["conversation"] if c]
         figures[variant] = {
             "encounters": int(len(rows)),
+            "order": str(rows["order"].iloc[0]),
             "accepted": int((rows["status"] == "ok").sum()),
             "notes_accepted": int((rows["note_status"] == "ok").sum()),
             "conversations_accepted": int((rows["conversation_status"] == "ok").sum()),

@@ -10,7 +10,7 @@ import pytest
 
 from dualalign.alignment.dialogue import parse_dialogue, spoken_text
 from dualalign.alignment.grounding import term_in_text
-from dualalign.eval.report import marked
+from dualalign.eval.report import marked, render_report
 from dualalign.io import read_json
 from dualalign.pipeline.run import Pipeline
 from dualalign.pipeline.runconfig import RunConfig
@@ -134,12 +134,21 @@ def test_fhir_has_an_encounter_per_record_with_its_accepted_note_and_transcript(
     assert len(documents) == (written["note_status"] == "ok").sum() + (written["conversation_status"] == "ok").sum()
 
 
+@pytest.mark.parametrize("order, heading", [("note_first", "notes and the conversations written from them"),
+                                             ("dialogue_first", "conversations and the notes written from them")])
+def test_the_report_says_which_was_written_first(tmp_path, order, heading):
+    figures = {"guided": {"encounters": 2, "order": order, "accepted": 1, "part_rejections_by_reason": {"phi": 1}}}
+    page = render_report({"encounters": figures}, {}, {}, None, tmp_path / "report.html").read_text()
+    assert f"<h2>Encounters: {heading}</h2>" in page and order not in page
+
+
 @pytest.mark.slow
 def test_the_report_shows_random_pairs_with_their_realised_findings_marked(encounter_run):
     out, table = encounter_run
     page = (out / "report.html").read_text()
     assert "Encounters: notes and the conversations written from them" in page
     figures = read_json(out / "metrics.json")["encounters"]
+    assert {f["order"] for f in figures.values()} == {"note_first"}
     assert set(figures) == set(table["variant"])
     written = table[(table["note"] != "") & (table["conversation"] != "")]
     blocks = re.findall(r'<div class="pair">(.*?)<div class="pair-findings">', page, flags=re.S)

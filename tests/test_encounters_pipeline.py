@@ -19,6 +19,7 @@ from dualalign.alignment.encounters import encounters_of
 from dualalign.alignment.grounding import term_in_text
 from dualalign.alignment.plans import read_plans
 from dualalign.alignment.sections import parse_note, section_problems
+from dualalign.generate.candidates import SENTENCE_END
 from dualalign.generate.encounters import dialogue_first_parts
 from dualalign.generate.records import read_generations
 from dualalign.io import read_json, read_jsonl
@@ -102,6 +103,19 @@ def test_a_conversation_alternates_and_raises_its_findings_or_is_recorded_reject
                 assert all(term_in_text(m["term"], row.conversation) for m in row.planned)
         else:
             assert len(row.conversation_reasons) or any(p["status"] != "ok" for p in row.pieces)
+
+
+def test_a_piece_that_ends_after_the_doctors_turn_is_judged_with_the_patients_answer(encounter_run):
+    """Every judged candidate of a piece whose first turn is the doctor's, finished, has the patient's answer: the
+    embedded model mostly stops after the doctor's turn, and such a reply is asked again for the answer."""
+    out, _ = encounter_run
+    pieces = {p.id: p for p in read_plans(out / CONVERSATION_PLANS)}
+    judged = [c for r in read_generations(out / CONVERSATIONS) if pieces[r.id].answer for c in r.candidates
+              if c.reason not in ("cut_off", "engine")]  # fmt: skip
+    first_doctor = [parse_dialogue(c.text) for c in judged]
+    first_doctor = [t for t in first_doctor if t and t[0].speaker == DOCTOR and SENTENCE_END.search(t[0].text)]
+    assert len(first_doctor) >= len(judged) // 2
+    assert all(PATIENT in {t.speaker for t in turns} for turns in first_doctor)
 
 
 def test_nothing_after_an_earlier_visit_is_shown_at_it(encounter_run):
