@@ -29,8 +29,8 @@ KIN = (r"(?:(?:great-?)?grand(?:son|daughter|child|mother|father|ma|pa)|(?:step)
        r"(?:-in-law)?|wife|husband|spouse|partner|fianc[ée]e?|(?:boy|girl)?friend|sister|brother|mom|mum|dad|niece|"
        r"nephew|aunt|uncle|cousin|neighbou?r|caregiver|carer|aide|roommate)s?")
 NOT_A_NAME = (r"(?:Mr|Mrs|Ms|Miss|Dr|Prof|Doctor|Doc|Nurse|Sir|Madam|Ma|Mom|Mum|Dad|Mother|Father|Grandma|Grandpa|"
-              r"Honey|Dear|God|Lord|Yes|No|Well|Oh|And|But|Or|So|Then|The|He|She|They|We|It|This|That|Thank|Thanks|"
-              r"Please|Okay|Ok|Catholic|Christian|Jewish|Muslim|Hindu|American|English|British|Spanish|Mexican)\b")
+              r"Honey|Dear|God|Lord|Hi|Hello|Hey|Yes|Yeah|No|Well|Oh|And|But|Or|So|Then|The|He|She|They|We|It|This|That|"
+              r"Thank|Thanks|Please|Okay|Ok|Catholic|Christian|Jewish|Muslim|Hindu|American|English|British|Spanish)\b")
 PATTERNS: dict[str, re.Pattern] = {  # a pattern with a `name` group finds the name alone
     "name": re.compile(
         r"(?i:\bmy name is\b)|\b(?:I'm|I am|(?i:called|named)) [A-Z][a-z]+\b|"

@@ -153,20 +153,20 @@ def test_phi_finds_a_given_name_after_a_kin_word(text, name):
     assert detector.contains(text)
 
 
-@pytest.mark.parametrize("text", [
-    "It was my wife, I think, who noticed it first.",
-    "Ask my daughter, Doctor, she keeps the list.",
-    "My husband, Dr. Lee says it is normal.",  # the title pattern finds "Dr. Lee", the kin pattern no "Dr"
-    "My son, God bless him, drives me.",
-    "My wife is Catholic and goes to church.",
-    "I came with my daughter.\nDoctor: Good.",
-    "My friend Alzheimer's nurse told me.",  # the pack's vocabulary is not a name
+@pytest.mark.parametrize("text, names", [
+    ("It was my wife, I think, who noticed it first.", []),
+    ("Ask my daughter, Doctor, she keeps the list.", []),
+    ("My husband, Dr. Lee says it is normal.", ["Dr. Lee"]),  # the title pattern's hit; the kin pattern's "Dr" is none
+    ("My son, God bless him, drives me.", []),
+    ("I came with my father, Hi Karen said.", ["Karen"]),  # Presidio's hit; "Hi" is none
+    ("My wife is Catholic and goes to church.", []),
+    ("I came with my daughter.\nDoctor: Good.", []),
+    ("My friend Alzheimer's nurse told me.", []),  # the pack's vocabulary is not a name
 ])
-def test_phi_kin_pattern_false_positives(text):
+def test_phi_kin_pattern_false_positives(text, names):
     from dualalign.alignment.phi import PhiDetector
 
-    names = [h.text for h in PhiDetector(allow=["alzheimer"]).find(text) if h.kind == "name"]
-    assert names == (["Dr. Lee"] if "Dr." in text else [])
+    assert [h.text for h in PhiDetector(allow=["alzheimer"]).find(text) if h.kind == "name"] == names
 
 
 def test_phi_find_reports_presidio_hits_beside_pattern_hits():
