@@ -135,7 +135,7 @@ def copy_reason(turns: Sequence[Turn], references: Sequence[str], n: int) -> str
 
 
 def phi_reason(turns: Sequence[Turn], detector: PhiDetector) -> str | None:
-    return "phi" if any(detector.find(t.text) for t in turns if t.text) else None
+    return "phi" if any(detector.contains(t.text) for t in turns if t.text) else None
 
 
 def conversation_reasons(turns: Sequence[Turn], cfg: ConversationGateConfig, findings: Sequence[Finding] = (),

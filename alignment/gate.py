@@ -156,7 +156,7 @@ class QualityGate:
                 continue
             if pattern.search(text):
                 return reason
-        if self.phi.find(text):
+        if self.phi.contains(text):
             return "phi"
         if WRONG_VOICE[target.patient_voice].search(text):
             return "wrong_voice"

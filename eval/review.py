@@ -128,7 +128,7 @@ def phi_near_misses(texts: Sequence[str], pack: ConditionPack) -> list[str | Non
     out = []
     for text in texts:
         hits = low.find(text)
-        out.append("; ".join(f"{h.kind} '{h.text}'" for h in hits) if hits and not limit.find(text) else None)
+        out.append("; ".join(f"{h.kind} '{h.text}'" for h in hits) if hits and not limit.contains(text) else None)
     return out
 
 

@@ -98,3 +98,12 @@ def test_findings_copies_and_phi(real, pairs):
     assert conversation_reasons(turns, CFG, references=[other]) == []
     named = broken(turns, 2, Turn(DOCTOR, "and who are you ?"), Turn(PATIENT, "My name is Emily Carter ."))
     assert conversation_reasons(named, CFG, phi=PhiDetector()) == ["phi"]
+
+
+def test_a_kin_name_rejects_a_conversation_for_phi(real):
+    """A lone given name after a kin word (which spaCy's small model misses) names the rejection."""
+    turns, _ = real
+    piece = parse_dialogue("Doctor: Who helps you at home?\nPatient: My daughter, Emily.")
+    assert conversation_reasons(broken(turns, 2, *piece), CFG, phi=PhiDetector()) == ["phi"]
+    unnamed = parse_dialogue("Doctor: Who helps you at home?\nPatient: My daughter, mostly.")
+    assert conversation_reasons(broken(turns, 2, *unnamed), CFG, phi=PhiDetector()) == []

@@ -131,7 +131,47 @@ def test_phi_scan_finds_what_the_patterns_miss():
         "Her Alzheimer disease has made her forget her tarry stools.",
     ]
     found = phi_scan(texts, PhiDetector(allow=["alzheimer", "disease"]))
-    assert found["name"]["examples"] == ["Sarah"]
+    assert found["name"] == {"count": 1, "examples": ["Sarah"]}  # the kin pattern's hit; Presidio's overlaps it
     assert found["location"]["examples"] == ["Springfield"]
     assert found["date"]["examples"] == ["March 3"]
     assert found["texts_flagged"]["count"] == 2
+
+
+@pytest.mark.parametrize("text, name", [
+    ("Patient: My daughter, Emily.", "Emily"),
+    ("my wife Mary drives me to the store.", "Mary"),
+    ("Her husband is Tom, and he cooks.", "Tom"),
+    ("My oldest granddaughter named Chloe visits.", "Chloe"),
+    ("Our neighbour, Mary-Ann, checks on me.", "Mary-Ann"),
+])
+def test_phi_finds_a_given_name_after_a_kin_word(text, name):
+    """spaCy's small model misses a lone given name after "my daughter"; the kin pattern finds the name alone."""
+    from dualalign.alignment.phi import PhiDetector, PhiHit
+
+    detector = PhiDetector()
+    assert detector.find(text) == [PhiHit("name", name)]
+    assert detector.contains(text)
+
+
+@pytest.mark.parametrize("text, names", [
+    ("It was my wife, I think, who noticed it first.", []),
+    ("Ask my daughter, Doctor, she keeps the list.", []),
+    ("My husband, Dr. Lee says it is normal.", ["Dr. Lee"]),  # the title pattern's hit; the kin pattern's "Dr" is none
+    ("My son, God bless him, drives me.", []),
+    ("I came with my father, Hi Karen said.", ["Karen"]),  # Presidio's hit; "Hi" is none
+    ("My wife is Catholic and goes to church.", []),
+    ("I came with my daughter.\nDoctor: Good.", []),
+    ("My friend Alzheimer's nurse told me.", []),  # the pack's vocabulary is not a name
+])
+def test_phi_kin_pattern_false_positives(text, names):
+    from dualalign.alignment.phi import PhiDetector
+
+    assert [h.text for h in PhiDetector(allow=["alzheimer"]).find(text) if h.kind == "name"] == names
+
+
+def test_phi_find_reports_presidio_hits_beside_pattern_hits():
+    """A pattern hit no longer hides what Presidio finds elsewhere in the text."""
+    from dualalign.alignment.phi import PhiDetector, PhiHit
+
+    assert PhiDetector().find("Mr. Johnson moved to Springfield on March 3.") == [
+        PhiHit("name", "Mr. Johnson"), PhiHit("location", "Springfield"), PhiHit("date", "March 3")]
