@@ -48,6 +48,17 @@ def test_real_dialogues_parse_into_turns(pairs):
     assert companions and all(COMPANION in {t.speaker for t in parse_dialogue(d)} for d in companions)
 
 
+@pytest.mark.parametrize("text, turns", [
+    ('Doctor: "How is your memory?" Patient: "Worse."', [(DOCTOR, "How is your memory?"), (PATIENT, "Worse.")]),
+    ('Doctor: Any falls?\nPatient: Patient: "No."', [(DOCTOR, "Any falls?"), (PATIENT, "No.")]),
+    ('Doctor: You said "fine" and "tired"', [(DOCTOR, 'You said "fine" and "tired"')]),
+    ("Doctor: Ask the patient: how are you", [(DOCTOR, "Ask the patient: how are you")]),
+])  # fmt: skip
+def test_a_small_models_turns_are_read_as_turns(text, turns):
+    """Two turns on one line are two turns; a turn's enclosing quotes and its speaker said again are dropped."""
+    assert [(t.speaker, t.text) for t in parse_dialogue(text)] == turns
+
+
 def test_a_real_conversation_passes_every_rule(real):
     turns, findings = real
     assert len(findings) >= 2 and [t.speaker for t in turns[:2]] == [DOCTOR, PATIENT]
