@@ -5,10 +5,11 @@ A piece of a conversation (`Target.dialogue`) is rejected with the first reason 
 that fit speech (placeholder, garbled, file_or_address, date_or_number, task_talk, refusal); then the dialogue rules
 with the piece's bounds (two turns at least, the doctor's and the patient's): narrator_line, missing_speaker,
 third_speaker (the plans have no companion), not_alternating, too_few_turns, turn_too_short, turn_too_long,
-finding_not_raised (the planned term, where the piece was shown one), copy (of a reference conversation, or a run of
-`gate.copy_ngram` words of a pack example or gold text), phi; then prompt_echo (a run of the prompt's words outside the
-planned term: the note section read out). A whole conversation, its pieces joined, is checked again by the dialogue
-rules with the configured bounds (`alignment.conversation`), every planned finding it was shown counted.
+finding_not_raised (the planned term, or one of its lay words from the pack's lexicon, where the piece was shown a
+term), copy (of a reference conversation, or a run of `gate.copy_ngram` words of a pack example or gold text), phi;
+then prompt_echo (a run of the prompt's words outside the planned term and its lay words: the note section read out).
+A whole conversation, its pieces joined, is checked again by the dialogue rules with the configured bounds
+(`alignment.conversation`), every planned finding it was shown counted, by its term or lay words.
 
 A dialogue-style label-set item's exchange (`Target.exchange`) is judged like a piece, except that its planned terms
 need not all be raised (they count in its score, as for a label-set sentence); then, as a label-set sentence is: a
@@ -19,11 +20,12 @@ where it was shown its terms, a meaning nearer another label than its own (`off_
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import replace
 
 from dualalign.alignment.config import ConversationGateConfig, GateConfig, GroundingConfig
 from dualalign.alignment.dialogue import REASONS, Finding, conversation_reasons, parse_dialogue, spoken_text
 from dualalign.alignment.gate import PATTERNS, Candidate, QualityGate, Target, shared_run
-from dualalign.alignment.grounding import term_in_text, tokens
+from dualalign.alignment.grounding import tokens
 from dualalign.trajectories.pack import ConditionPack
 
 SPEECH_PATTERNS = ("placeholder", "garbled", "file_or_address", "date_or_number", "task_talk", "refusal")
@@ -42,13 +44,14 @@ class EncounterGate(QualityGate):
         self.conversations = [spoken_text(parse_dialogue(c)) for c in conversations]
 
     def judge(self, texts: Sequence[str], target: Target) -> list[Candidate]:
-        """A conversation piece by the piece rules, scored by the planned terms raised and novelty; a note section or
+        """A conversation piece by the piece rules, scored by the planned findings raised and novelty; a note section or
         a label-set exchange as the sentence gate judges (an exchange's surface rules being the piece rules)."""
         if not target.dialogue or target.exchange:
             return super().judge(texts, target)
         out = []
+        findings = self.findings(target.terms)
         for text in (t.strip() for t in texts):
-            raised = [term_in_text(t, text) for t in target.terms]
+            raised = [f.raised_in(text) for f in findings]
             score = self.cfg.novelty_weight * self._novelty(text, target.variant) + (
                 sum(raised) / len(raised) if raised else 0.0)  # fmt: skip
             out.append(Candidate(text, self.piece_reason(text, target), round(score, 4)))
@@ -63,17 +66,22 @@ class EncounterGate(QualityGate):
         if reason:
             return reason
         turns = parse_dialogue(text)
-        findings = [] if target.exchange else [Finding(t) for t in target.terms]
+        findings = [] if target.exchange else self.findings(target.terms)
         reasons = conversation_reasons(turns, self.piece_rules, findings, self.conversations, self.phi)
         spoken = tokens(spoken_text(turns))
         if any(shared_run(spoken, ref, self.cfg.copy_ngram) for ref in self._reference_words):
             reasons.append("copy")
         if reasons:
             return min(reasons, key=REASONS.index)
-        return "prompt_echo" if self._echoes_prompt(spoken_text(turns), target) else None
+        said = (*target.terms, *(lay for f in findings for lay in f.lay))  # the prompt's wording by design
+        return "prompt_echo" if self._echoes_prompt(spoken_text(turns), replace(target, terms=said)) else None
 
     def conversation_reasons(self, text: str, terms: Sequence[str]) -> list[str]:
         """Every dialogue rule a whole conversation breaks (`alignment.conversation`), `terms` the planned findings
         it must raise; PHI and copies were checked piece by piece."""
-        return conversation_reasons(parse_dialogue(text), self.conversation, [Finding(t) for t in terms],
+        return conversation_reasons(parse_dialogue(text), self.conversation, self.findings(terms),
                                     self.conversations)  # fmt: skip
+
+    def findings(self, terms: Sequence[str]) -> list[Finding]:
+        """The planned findings of `terms`, each with its lay words from the pack's lexicon."""
+        return [Finding(t, self.pack.lay_words.get(t, ())) for t in terms]

@@ -154,7 +154,8 @@ def conversation_pieces(sections: Sequence[Plan], accepted: dict[str, str] | Non
             pieces.append(Piece(name, section, term, skipped=SOURCE_REJECTED))
             continue
         prompt = render("conversation.j2", cfg.templates, section=section, note_type=note_type,
-                        source=accepted[section] if accepted is not None else None, piece=name, term=term)  # fmt: skip
+                        source=accepted[section] if accepted is not None else None, piece=name, term=term,
+                        lay=pack.lay_words.get(term, ()) if term else ())  # fmt: skip
         plan = finish({
             "variant": first.variant, "kind": "conversation", "granularity": "encounters",
             "patient_id": first.patient_id, "note_id": first.note_id, "note_type": first.note_type,

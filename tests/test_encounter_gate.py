@@ -1,6 +1,8 @@
 """The encounter gate on hand-written texts, with the real MiniLM encoder and PHI detector: each broken conversation
 piece is rejected with its named reason, and so is a note section without its planned finding; ordinary ones pass."""
 
+from dataclasses import replace
+
 import pytest
 
 from dualalign.alignment.config import ConversationGateConfig, GateConfig, GroundingConfig
@@ -44,6 +46,20 @@ def test_a_piece_that_does_not_raise_its_planned_finding_is_rejected(gate):
     text = "Doctor: How is your sleep?\nPatient: I wake up many times at night and feel tired all day."
     assert gate.judge([text], PIECE)[0].reason == "finding_not_raised"
     assert gate.judge([GOOD], PIECE)[0].passed
+
+
+def test_a_finding_raised_in_its_lay_words_passes(gate):
+    planned = Target("guided", "concern_by_others", ("spouse reports repeated questions",), dialogue=True)
+    lay = "Doctor: Does she repeat herself?\nPatient: Yes, she asks the same questions over and over."
+    assert gate.judge([lay], planned)[0].passed
+    neither = "Doctor: How is her sleep?\nPatient: She wakes up many times at night and is tired all day."
+    assert gate.judge([neither], planned)[0].reason == "finding_not_raised"
+    # the lay words the prompt showed are said, not echoed
+    shown = replace(planned, prompt='the patient describes it in plain words (such as "asks the same questions over '
+                    'and over")')  # fmt: skip
+    assert gate.judge([lay], shown)[0].passed
+    longer = lay + "\nDoctor: Since when?\nPatient: Since last spring, I think.\nDoctor: We will check.\nPatient: Okay."
+    assert gate.conversation_reasons(longer, ["spouse reports repeated questions"]) == []
 
 
 def test_a_whole_conversation_is_held_to_the_configured_bounds(gate):

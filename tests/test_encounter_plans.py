@@ -91,6 +91,7 @@ def test_a_conversation_is_planned_from_the_accepted_note_only(plans):
     finding = pieces[1].plan
     assert "Text of history of present illness." in finding.prompt and finding.reply_start == "Doctor:"
     assert finding.prompted and [m.term for m in finding.mentions] == ["word-finding difficulty"]
+    assert f'(such as "{PACK.lay_words["word-finding difficulty"][0]}")' in finding.prompt  # the patient's words
     unguided = encounters_of(plans)[("p1-late", "unguided")]
     names = [p.name for p in conversation_pieces(unguided, accepted, PACK, AlignmentConfig(), seed=3)]
     assert names == ["opening"] + ["section"] * (len(PACK.encounter.sections) - 2) + ["closing"]

@@ -130,6 +130,22 @@ def test_cross_reference_errors(alz_data, tmp_path, edit, expected):
     assert expected in invalid(alz_data, tmp_path)
 
 
+def test_lay_words_load_validate_and_are_matched_by_themselves(alz, alz_data, tmp_path):
+    from dualalign.alignment.grounding import term_in_text
+
+    assert "asks the same questions over and over" in alz.lay_words["spouse reports repeated questions"]
+    alz_data["lexicon"][0]["lay"] = ["words escape me"]
+    path = tmp_path / "pack.yaml"
+    path.write_text(yaml.safe_dump(alz_data, sort_keys=False))
+    assert load_pack(str(path)).lay_words[alz_data["lexicon"][0]["term"]] == ("words escape me",)
+    alz_data["lexicon"][0]["lay"] = [""]
+    assert "lexicon.0.lay.0" in invalid(alz_data, tmp_path)
+    assert sum(bool(t.lay) for t in alz.lexicon) == len(alz.lexicon)
+    for t in alz.lexicon:  # each phrase can raise its finding: the gate's match finds it, and it is not the term
+        for lay in t.lay:
+            assert term_in_text(lay, lay) and lay.lower() != t.term.lower() and 2 <= len(lay.split()) <= 7, (t, lay)
+
+
 def test_missing_file_and_bad_yaml(tmp_path):
     with pytest.raises(ConfigError, match="no such file"):
         load_pack(str(tmp_path / "nope.yaml"))

@@ -1,6 +1,7 @@
 """Condition packs: everything condition-specific, in YAML, validated by pydantic.
 
-A *staged* pack (Alzheimer's disease) has ordered stages with durations, a lexicon of terms with stage weights,
+A *staged* pack (Alzheimer's disease) has ordered stages with durations, a lexicon of terms with stage weights
+(and the everyday words a patient or relative would say for each, `lay`: what a conversation may raise it by),
 note types with visit rates and risk-factor effects. A *flat* pack is only a label set: each label (a condition
 or symptom category, or a note section) with a definition, its terms and a text style (a clinician's sentences, a
 patient's words, or `dialogue`: a short doctor-patient exchange). Built-in packs live in `packs/*.yaml`.
@@ -84,6 +85,11 @@ class LexiconTerm(StrictModel):
     )
     frequency: float | None = Field(None, ge=0, le=1, description="annotated frequency (HPO drafts)")
     hpo_id: str | None = None
+    lay: list[Annotated[str, Field(min_length=1)]] = Field(
+        default_factory=list,
+        description="short everyday phrasings a patient or relative would say for the finding (2-7 words, such as "
+        "'keeps asking the same thing'): a conversation raises the finding by its term or any of these",
+    )
 
 
 class NoteType(Cited):
@@ -305,6 +311,11 @@ class ConditionPack(StrictModel):
                 for t in self.lexicon]
         return np.array([[w.get(s, 0.0) for w in rows] for s in self.stage_ids], dtype=float).reshape(
             len(self.stages), len(self.lexicon))
+
+    @cached_property
+    def lay_words(self) -> dict[str, tuple[str, ...]]:
+        """Lexicon term -> its lay words (terms without any are absent)."""
+        return {t.term: tuple(t.lay) for t in self.lexicon if t.lay}
 
     @cached_property
     def mention_means(self) -> np.ndarray:
