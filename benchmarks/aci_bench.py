@@ -35,7 +35,9 @@ from dualalign.eval.encounters import (
 )
 from dualalign.eval.snippets import label_snippets
 from dualalign.hardware import machine_header
+from dualalign.pipeline.runconfig import load_config
 from dualalign.runfolder import ENCOUNTERS
+from dualalign.trajectories import load_pack
 
 DATA = Path(os.environ.get("DUALALIGN_SHARED_DATA", Path(__file__).resolve().parents[2] / "shared" / "data"))
 SETS = {"train+valid": ("train", "valid"), "test1": ("clinicalnlp_taskB_test1",),
@@ -58,16 +60,18 @@ def complaints(row: pd.Series) -> list[Finding]:
 
 def run_pairs(folder: Path) -> dict[str, tuple[pd.DataFrame, list[list[Finding]]]]:
     """`<run folder> <variant>` -> the run's accepted encounter pairs of that variant (dialogue, note) and their planned
-    findings."""
+    findings (with their lay words from the run's pack)."""
     path = folder / ENCOUNTERS
     if not path.is_file():
         raise DataError(f"{folder}: no {ENCOUNTERS} (run it with alignment.granularity: encounters)")
     table = pd.read_parquet(path)
+    pack = load_pack(load_config(folder / "config.yaml").trajectories.pack)  # a finding may be raised in lay words
     out = {}
     for variant, rows in table.groupby("variant", sort=False):
         accepted = rows[rows["status"] == "ok"]
         pairs = accepted.rename(columns={"conversation": "dialogue"})[["dialogue", "note"]].reset_index(drop=True)
-        out[f"{folder} {variant}"] = (pairs, [[Finding(m["term"]) for m in p] for p in accepted["planned"]])
+        findings = [[Finding(m["term"], pack.lay_words.get(m["term"], ())) for m in p] for p in accepted["planned"]]
+        out[f"{folder} {variant}"] = (pairs, findings)
     return out
 
 

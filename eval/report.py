@@ -49,14 +49,14 @@ from __future__ import annotations
 import base64
 import io
 import re
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
 import pandas as pd
 from markupsafe import Markup, escape
 
-from dualalign.alignment.dialogue import parse_dialogue, spoken_text
+from dualalign.alignment.dialogue import Finding, parse_dialogue, spoken_text
 from dualalign.alignment.grounding import term_in_text, term_spans
 from dualalign.io import write_text
 from dualalign.train.robustness import PERTURBATIONS, drop_column, perturbed_column
@@ -108,40 +108,45 @@ def _html_table(df: pd.DataFrame, digits: int = 3) -> str:
                       else f"{v:.{digits}f}", na_rep="n/a", escape=True, border=0)  # fmt: skip
 
 
-def marked(text: str, terms: Sequence[str]) -> Markup:
-    """The text, HTML-escaped, with the words that realise each planned term (`term_spans`) in `<mark>`."""
+def marked(text: str, terms: Sequence[str], lay: Mapping[str, Sequence[str]] | None = None) -> Markup:
+    """The text, HTML-escaped, with the words that realise each planned term, or one of its `lay` words
+    (`term_spans`), in `<mark>` titled with the term (a span inside an earlier one is not marked again)."""
     spans: dict[tuple[int, int], list[str]] = {}
     for term in terms:
-        for span in term_spans(term, text):
-            spans.setdefault(span, []).append(term)
+        for phrase in (term, *(lay or {}).get(term, ())):
+            for span in term_spans(phrase, text):
+                spans.setdefault(span, []).append(term)
     out, last = [], 0
     for (start, end), named in sorted(spans.items()):
+        if start < last:
+            continue
         out += [escape(text[last:start]), Markup('<mark title="{}">{}</mark>').format("; ".join(named),
                                                                                      text[start:end])]  # fmt: skip
         last = end
     return Markup("").join([*out, escape(text[last:])])
 
 
-def encounter_pairs(encounters: pd.DataFrame, per_variant: int, seed: int = 0) -> dict[str, list[dict[str, Any]]]:
+def encounter_pairs(encounters: pd.DataFrame, per_variant: int, seed: int = 0,
+                    lay: Mapping[str, Sequence[str]] | None = None) -> dict[str, list[dict[str, Any]]]:  # fmt: skip
     """Variant -> up to `per_variant` encounter records drawn at random (seeded, not chosen) among those with a note
     and a conversation, each with its texts marked where they realise a planned finding, and per finding whether
-    the note and the conversation (its spoken turns) raise it."""
+    the note and the conversation (its spoken turns, where the term or one of its `lay` words counts) raise it."""
     written = encounters[(encounters["note"] != "") & (encounters["conversation"] != "")]
     pairs: dict[str, list[dict[str, Any]]] = {}
     for variant, rows in written.groupby("variant", sort=False):
         for row in rows.sample(min(per_variant, len(rows)), random_state=seed).to_dict("records"):
             terms = [m["term"] for m in row["planned"]]
+            findings = [Finding(t, tuple((lay or {}).get(t, ()))) for t in terms]
             spoken = spoken_text(parse_dialogue(row["conversation"]))
-            conversation = re.sub(r"(?m)^([A-Z][a-z]+):", r"<b>\1:</b>", str(marked(row["conversation"], terms)))
+            conversation = re.sub(r"(?m)^([A-Z][a-z]+):", r"<b>\1:</b>", str(marked(row["conversation"], terms, lay)))
             pairs.setdefault(str(variant), []).append({
                 "patient_id": row["patient_id"], "note_id": row["note_id"], "visit_date": str(row["visit_date"]),
                 "stage": row["stage"], "note_type": row["note_type"], "status": row["status"],
                 "reasons": list(row["gate_reasons"]),
                 "note": Markup(re.sub(r"(?m)^([A-Z][A-Z &/]+)$", r"<b>\1</b>", str(marked(row["note"], terms)))),
                 "conversation": Markup(conversation),
-                "findings": [{"term": m["term"], "section": m["section"],
-                              "in_note": term_in_text(m["term"], row["note"]),
-                              "in_conversation": term_in_text(m["term"], spoken)} for m in row["planned"]],
+                "findings": [{"term": m["term"], "section": m["section"], "in_note": term_in_text(f.term, row["note"]),
+                              "in_conversation": f.raised_in(spoken)} for m, f in zip(row["planned"], findings)],
             })  # fmt: skip
     return pairs
 

@@ -136,7 +136,7 @@ def write_report(run: RunFolder, pack: ConditionPack, examples_per_cell: int = 3
             rejected[reason] = [f"{v}: {t}" for v, t in zip(drawn["variant"], drawn["text"])]
     pairs = None
     if examples_per_cell and run.file(ENCOUNTERS).exists():
-        pairs = encounter_pairs(pd.read_parquet(run.file(ENCOUNTERS)), examples_per_cell)
+        pairs = encounter_pairs(pd.read_parquet(run.file(ENCOUNTERS)), examples_per_cell, lay=pack.lay_words)
     plots = {p.stem.replace("_", " "): p.read_bytes() for p in sorted(run.file(COHORT_PLOTS).glob("*.png"))}
     review = {"figures": run_review_figures(run), "approval": current_approval(run)}
     return render_report(metrics, tables, examples, plots, run.file(REPORT), rejected, pairs, review)

@@ -15,6 +15,7 @@ from dualalign.io import read_json
 from dualalign.pipeline.run import Pipeline
 from dualalign.pipeline.runconfig import RunConfig
 from dualalign.runfolder import ENCOUNTERS
+from dualalign.trajectories import load_pack
 
 PAIRS_PER_VARIANT = 3  # evaluation.examples_per_cell's default
 
@@ -56,6 +57,16 @@ def test_marked_escapes_the_text_and_marks_only_realised_findings():
     assert re.findall(r'<mark title="([^"]+)">(\w+)</mark>', page) == [
         ("needs help choosing clothes", w) for w in ("needs", "help", "choosing", "clothes")]  # fmt: skip
     assert html.unescape(re.sub(r"</?mark[^>]*>", "", page)) == text  # "mood" alone does not realise "mood swings"
+
+
+def test_a_finding_said_in_lay_words_is_marked_with_its_term():
+    term = "spouse reports repeated questions"
+    lay = load_pack("alzheimers").lay_words[term]
+    text = f"Patient: Yes, my wife says I {lay[0]}. Questions are fine."
+    page = str(marked(text, [term], {term: lay}))
+    assert {t for t, _ in re.findall(r'<mark title="([^"]+)">([^<]+)</mark>', page)} == {term}
+    assert html.unescape(re.sub(r"</?mark[^>]*>", "", page)) == text
+    assert "<mark" not in str(marked(text, [term]))  # not without its lay words
 
 
 @pytest.fixture(scope="module")
