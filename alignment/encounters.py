@@ -102,13 +102,18 @@ def build_section_plans(profiles: pd.DataFrame, notes: pd.DataFrame, pack: Condi
     return plans
 
 
+def _fact_phrases(shown: dict) -> dict[str, str]:
+    """The profile's comorbidities and medications as short phrases ("history of ...", "takes ...")."""
+    parts = {"comorbidities": ("history of ", shown.get("risk_factors")),
+             "medications": ("takes ", shown.get("medications"))}  # fmt: skip
+    return {fact: start + and_join(items) for fact, (start, items) in parts.items() if items}
+
+
 def _profile_facts(shown: dict, router: SectionRouter) -> dict[str, list[str]]:
     """The profile's facts as short phrases, by the section each goes to."""
     facts: dict[str, list[str]] = {}
-    if shown.get("risk_factors"):
-        facts.setdefault(router.fact("comorbidities"), []).append("history of " + and_join(shown["risk_factors"]))
-    if shown.get("medications"):
-        facts.setdefault(router.fact("medications"), []).append("takes " + and_join(shown["medications"]))
+    for fact, phrase in _fact_phrases(shown).items():
+        facts.setdefault(router.fact(fact), []).append(phrase)
     return facts
 
 
@@ -119,6 +124,17 @@ def _who(shown: dict | None) -> str | None:
     age = shown["age"]
     article = "an" if str(age).startswith("8") or age in (11, 18) else "a"
     return f"{article} {age}-year-old {shown.get('sex', 'patient')}"
+
+
+def _patient(shown: dict | None) -> str | None:
+    """"a 71-year-old woman with a history of hypertension who takes amlodipine", where the variant shows the
+    profile."""
+    if not shown:
+        return None
+    phrases = _fact_phrases(shown)
+    said = [f"with a {phrases['comorbidities']}"] if "comorbidities" in phrases else []
+    said += [f"who {phrases['medications']}"] if "medications" in phrases else []
+    return " ".join([_who(shown), *said])
 
 
 @dataclass(frozen=True)
@@ -146,6 +162,7 @@ def conversation_pieces(sections: Sequence[Plan], accepted: dict[str, str] | Non
         specs += [("section", s, None) for s in order[1:-1]]
     specs.append(("closing", order[-1], None))
     system = render("system.j2", cfg.templates, style="conversation")
+    patient = _patient(first.profile) if accepted is None else None  # note-first: the note's text says it
     note_type = next((n.name.lower() for n in pack.note_types if n.id == first.note_type), first.note_type)
     pieces = []
     for i, (name, section, mention) in enumerate(specs):
@@ -155,7 +172,7 @@ def conversation_pieces(sections: Sequence[Plan], accepted: dict[str, str] | Non
             continue
         prompt = render("conversation.j2", cfg.templates, section=section, note_type=note_type,
                         source=accepted[section] if accepted is not None else None, piece=name, term=term,
-                        lay=pack.lay_words.get(term, ()) if term else ())  # fmt: skip
+                        lay=pack.lay_words.get(term, ()) if term else (), patient=patient)  # fmt: skip
         plan = finish({
             "variant": first.variant, "kind": "conversation", "granularity": "encounters",
             "patient_id": first.patient_id, "note_id": first.note_id, "note_type": first.note_type,

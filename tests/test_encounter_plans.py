@@ -112,6 +112,15 @@ def test_in_dialogue_first_order_the_conversation_is_planned_from_the_plan_alone
     assert "dementia" not in shown and "alzheimer" not in shown
 
 
+def test_in_dialogue_first_order_a_variant_shown_the_profile_says_who_the_patient_is(plans):
+    cfg = AlignmentConfig(granularity="encounters", conversation={"order": "dialogue_first"})
+    prompts = {v: [p.plan.prompt for p in conversation_pieces(s, None, PACK, cfg, seed=3)]
+               for (note, v), s in encounters_of(plans).items() if note == "p1-late"}  # fmt: skip
+    who = "with an 80-year-old woman with a history of hypertension who takes"
+    assert all(who in prompt for v in ("guided", "statistical") for prompt in prompts[v])
+    assert not any("80-year-old" in prompt for v in ("unguided", "semantic") for prompt in prompts[v])
+
+
 def test_in_dialogue_first_order_each_section_is_asked_with_the_accepted_conversation(plans):
     cfg = AlignmentConfig(granularity="encounters", conversation={"order": "dialogue_first"})
     guided = encounters_of(plans)[("p1-late", "guided")]
