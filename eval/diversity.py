@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
-import math
-from collections import Counter
 from collections.abc import Sequence
 
 import numpy as np
+from nltk.translate.bleu_score import SmoothingFunction
+from nltk.translate.bleu_score import sentence_bleu as bleu
 
 from dualalign.alignment.grounding import tokens
+
+SMOOTHING = SmoothingFunction(epsilon=0.1).method1
 
 
 def ngrams(words: Sequence[str], n: int) -> list[tuple[str, ...]]:
@@ -22,25 +24,13 @@ def distinct_n(texts: Sequence[str], n: int) -> float:
 
 
 def sentence_bleu(hypothesis: Sequence[str], references: Sequence[Sequence[str]], max_n: int = 4) -> float:
-    """BLEU of one tokenised hypothesis against tokenised references (Papineni et al. 2002).
-
-    Clipped n-gram precisions up to `max_n` (orders the hypothesis is too short for are left out), smoothed by
-    adding 0.1 to zero match counts (Chen & Cherry 2014, method 1), brevity penalty against the closest length.
-    """
+    """BLEU of one tokenised hypothesis against tokenised references (Papineni et al. 2002), by NLTK: uniform weights
+    over the n-gram orders up to `max_n` that the hypothesis is long enough for, zero match counts smoothed to 0.1
+    (Chen & Cherry 2014, method 1), brevity penalty against the closest reference length."""
     if not hypothesis or not references:
         return 0.0
-    log_p = []
-    for n in range(1, min(max_n, len(hypothesis)) + 1):
-        hyp = Counter(ngrams(hypothesis, n))
-        best: Counter = Counter()
-        for ref in references:
-            for gram, count in Counter(ngrams(ref, n)).items():
-                best[gram] = max(best[gram], count)
-        matches = sum(min(c, best[g]) for g, c in hyp.items())
-        log_p.append(math.log((matches or 0.1) / sum(hyp.values())))
-    ref_len = min((abs(len(r) - len(hypothesis)), len(r)) for r in references)[1]
-    bp = 1.0 if len(hypothesis) >= ref_len else math.exp(1 - ref_len / len(hypothesis))
-    return bp * math.exp(sum(log_p) / len(log_p))
+    n = min(max_n, len(hypothesis))
+    return float(bleu(references, hypothesis, weights=(1 / n,) * n, smoothing_function=SMOOTHING))
 
 
 def self_bleu(texts: Sequence[str], max_n: int = 4, max_texts: int = 200, seed: int = 0) -> float:
