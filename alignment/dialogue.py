@@ -60,7 +60,7 @@ def parse_dialogue(text: str) -> list[Turn]:
     """One turn per non-blank line: `Doctor: ...`, `[doctor] ...` (ACI-Bench), another named speaker, or a line
     without a speaker (a `NARRATOR` turn). A `Doctor:` or `Patient:` after a sentence's end begins a turn of its own
     (`Doctor: "How are you?" Patient: "Fine."`); a turn's enclosing quotes, and its speaker's name said again
-(`Patient: Patient: ...`), are dropped."""
+    (`Patient: Patient: ...`), are dropped."""
     turns = []
     for line in (part for line in text.splitlines() for part in INLINE_TURN.split(line)):
         if not line.strip():

@@ -11,13 +11,15 @@ states the stage alone, without the diagnosis or its code.
 
 Conversation plans (`conversation_pieces`, after the note's sections are judged): short pieces that a small model can
 write, each a begun reply "Doctor:" cut at the next doctor's turn (one that ends after the doctor's turn is asked
-again for the patient's answer): an opening from the chief complaint (the doctor's
-greeting given, the patient's answer written); an exchange per planned finding from the section it was written in
-(variants shown the mentions), or one per middle section (the others); a closing from the assessment and plan. A piece
-whose section was rejected is not planned: `conversation_pieces` names it with the reason `source_section_rejected`.
+again for the patient's answer): an opening from the chief complaint (the doctor's greeting given, the patient's
+answer written); an exchange per planned finding from the section it was written in (variants shown the mentions;
+the prompt gives the finding's first lay words from the pack's lexicon), or one per middle section (the others); a
+closing from the assessment and plan. A piece whose section was rejected is not planned: `conversation_pieces` names
+it with the reason `source_section_rejected`.
 
 Dialogue-first order (`alignment.conversation.order`): the same pieces are planned from the plan alone (no section's
-text: the planned finding and the note type), before any note; then each section plan is asked again with the accepted
+text: the planned finding, the note type and, where the variant shows the profile, who the patient is), before any
+note; then each section plan is asked again with the accepted
 conversation put before its request (`note_from_conversation`), so the routing, the facts known at the visit and the
 begun replies are the section plans'. With no accepted piece, no section is planned (`source_conversation_rejected`).
 """
