@@ -54,10 +54,11 @@ def target_of(plan: Plan) -> Target:
 
 
 def complete_text(result: GenerationResult, max_sentences: int | None = None, start: str = "",
-                  max_turns: int | None = None) -> str | None:  # fmt: skip
+                  max_turns: int | None = None, answer: str | None = None) -> str | None:  # fmt: skip
     """The text to judge, `start` (the reply's given start, if any) + the model's continuation: its first
     `max_sentences` sentences (all if None), and for a reply cut off at max_tokens only complete ones; None if
-    there is nothing complete (an engine error, or no sentence finished). With `max_turns` (a dialogue), its first
+    there is nothing complete (an engine error, or no sentence finished; with `answer`, a conversation piece's begun
+    answer such as "Patient:", no sentence finished in the answer's turn). With `max_turns` (a dialogue), its first
     `max_turns` non-blank lines instead, a line cut off at max_tokens ending at its last complete sentence (dropped
     if it has none)."""
     if not result.ok:
@@ -66,12 +67,18 @@ def complete_text(result: GenerationResult, max_sentences: int | None = None, st
     if max_turns:
         return _complete_turns(text, result.finish_reason == "length", max_turns)
     ends = [m.end() for m in SENTENCE_END.finditer(text)]
-    if result.finish_reason == "length" and not ends:
+    if result.finish_reason == "length" and (not ends or (answer and not _answer_finished(text, answer))):
         return None
     if result.finish_reason == "length" or (max_sentences and len(ends) > max_sentences):
         ends = ends[:max_sentences] if max_sentences else ends
         text = text[: ends[-1]].strip()
     return text
+
+
+def _answer_finished(text: str, answer: str) -> bool:
+    """Whether the text has the begun answer's turn ("\nPatient:") with a finished sentence in it."""
+    _, begun, said = text.rpartition(f"\n{answer}")
+    return bool(begun and SENTENCE_END.search(said))
 
 
 def _complete_turns(text: str, cut_off: bool, max_turns: int) -> str | None:
@@ -96,7 +103,9 @@ def answered(engine: Engine, plans: dict[str, Plan], requests: Sequence[Generati
         turns = parse_dialogue(plan.reply_start + result.text)
         if not _unanswered(turns):
             continue
-        asked[result.id] = f"{render_dialogue(turns[:1])}{plan.answer}"
+        doctor = turns[0].text  # where it was cut off at max_tokens, its finished sentences
+        doctor = doctor[: list(SENTENCE_END.finditer(doctor))[-1].end()] if result.finish_reason == "length" else doctor
+        asked[result.id] = f"{render_dialogue([Turn(DOCTOR, doctor)])}{plan.answer}"
         request = by_id[result.id]
         follow.append(request.model_copy(update={
             "messages": [*plan.messages[:-1], Message(role="assistant", content=asked[result.id])],
@@ -146,7 +155,7 @@ def generate_gated(plans: Sequence[Plan], engine: Engine, gate: QualityGate, cfg
             if len(got) < cfg.candidates:
                 continue  # the engine gave up before this plan's candidates came back
             tokens[plan.id] += sum(r.completion_tokens for r in got)
-            texts = [complete_text(r, plan.max_sentences, plan.reply_start, plan.max_turns) for r in got]
+            texts = [complete_text(r, plan.max_sentences, plan.reply_start, plan.max_turns, plan.answer) for r in got]
             failed = [Candidate(plan.reply_start + r.text, "engine" if not r.ok else "cut_off")
                       for r, t in zip(got, texts) if t is None]
             judged = gate.judge([t for t in texts if t is not None], target_of(plan))

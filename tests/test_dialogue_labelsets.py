@@ -105,6 +105,19 @@ def test_an_exchange_is_cut_after_its_turns_and_a_cut_off_turn_at_its_last_sente
     assert complete_text(GenerationResult(id="p", text="", error="boom", seed=0), None, "Doctor:", 6) is None
 
 
+def test_a_piece_cut_off_in_its_answer_keeps_the_answers_finished_sentences_or_is_cut_off():
+    """A conversation piece (a begun answer "Patient:"): cut at max_tokens, it is judged up to the answer's last
+    finished sentence; with none in the answer (or no answer at all), it is not judged (recorded cut_off)."""
+    def cut(text):
+        return complete_text(GenerationResult(id="p", text=text, finish_reason="length", seed=0), None, "Doctor:",
+                             answer="Patient:")  # fmt: skip
+    assert cut(" Any falls?\nPatient: I fell once. Then I wa") == "Doctor: Any falls?\nPatient: I fell once."
+    assert cut(" Any falls?\nPatient: I fell once and then I wa") is None
+    assert cut(" Any falls? Tell me about the last one and wh") is None
+    done = GenerationResult(id="p", text=" Any falls?\nPatient: No", finish_reason="stop", seed=0)
+    assert complete_text(done, None, "Doctor:", answer="Patient:") == "Doctor: Any falls?\nPatient: No"
+
+
 # --- the gate, with the real MiniLM encoder and PHI detector -------------------------------------------------------
 GOOD = ("Doctor: Has anyone in your family had heart trouble or diabetes?\n"
         "Patient: My mother has diabetes, and my older brother had a stroke last winter.")  # fmt: skip

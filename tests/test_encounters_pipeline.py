@@ -107,7 +107,8 @@ def test_a_conversation_alternates_and_raises_its_findings_or_is_recorded_reject
 
 def test_a_piece_that_ends_after_the_doctors_turn_is_judged_with_the_patients_answer(encounter_run):
     """Every judged candidate of a piece whose first turn is the doctor's, finished, has the patient's answer: the
-    embedded model mostly stops after the doctor's turn, and such a reply is asked again for the answer."""
+    embedded model mostly stops after the doctor's turn, and such a reply is asked again for the answer (one whose
+    answer is cut off at max_tokens before a sentence ends is not judged: it is recorded `cut_off`)."""
     out, _ = encounter_run
     pieces = {p.id: p for p in read_plans(out / CONVERSATION_PLANS)}
     judged = [c for r in read_generations(out / CONVERSATIONS) if pieces[r.id].answer for c in r.candidates
