@@ -95,33 +95,28 @@ def answered(engine: Engine, plans: dict[str, Plan], requests: Sequence[Generati
     """`results`, where a conversation piece's reply (its plan has an `answer`) ended after the doctor's turn with
     no patient's: its first line, the plan's begun answer and what the model then wrote, one engine call for all."""
     by_id = {r.id: r for r in requests}
-    follow, asked = [], {}
+    begun, follow = {}, []  # request id -> the reply so far (after the plan's reply start); the follow-up requests
     for result in results:
         plan = plans[result.id.split("#")[0]]
-        if not (plan.answer and result.ok):
-            continue
-        turns = parse_dialogue(plan.reply_start + result.text)
+        turns = parse_dialogue(plan.reply_start + result.text) if plan.answer and result.ok else []
         if not _unanswered(turns):
             continue
         doctor = turns[0].text  # where it was cut off at max_tokens, its finished sentences
         doctor = doctor[: list(SENTENCE_END.finditer(doctor))[-1].end()] if result.finish_reason == "length" else doctor
-        asked[result.id] = f"{render_dialogue([Turn(DOCTOR, doctor)])}{plan.answer}"
+        asked = f"{render_dialogue([Turn(DOCTOR, doctor)])}{plan.answer}"
+        begun[result.id] = asked.removeprefix(plan.reply_start)
         request = by_id[result.id]
         follow.append(request.model_copy(update={
-            "messages": [*plan.messages[:-1], Message(role="assistant", content=asked[result.id])],
+            "messages": [*plan.messages[:-1], Message(role="assistant", content=asked)],
             "stop": ["\n"], "seed": derived_seed(request.seed, "answer")}))  # fmt: skip
-    if not follow:
-        return list(results)
-    answers = {r.id: r for r in engine.generate(follow)}
-    out = []
-    for result in results:
-        answer = answers.get(result.id)
-        if answer is not None:
-            begun = asked[result.id][len(plans[result.id.split("#")[0]].reply_start) :]
-            tokens = result.completion_tokens + answer.completion_tokens
-            result = answer.model_copy(update={"text": begun + answer.text, "completion_tokens": tokens})
-        out.append(result)
-    return out
+    answers = {r.id: r for r in engine.generate(follow)} if follow else {}
+    return [_with_answer(r, begun[r.id], answers[r.id]) if r.id in answers else r for r in results]
+
+
+def _with_answer(result: GenerationResult, begun: str, answer: GenerationResult) -> GenerationResult:
+    """The answer's result, its text the reply so far (`begun`) and the answer, its tokens both calls'."""
+    tokens = result.completion_tokens + answer.completion_tokens
+    return answer.model_copy(update={"text": begun + answer.text, "completion_tokens": tokens})
 
 
 def _unanswered(turns: Sequence[Turn]) -> bool:
